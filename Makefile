@@ -1,0 +1,122 @@
+# segd - one non-recursive Makefile. Objects and binaries go under build/.
+#
+#   make            build/segd, build/segctl
+#   make check      unit tests (plain, ASan+UBSan), end-to-end tests in netns
+#   make demo       the lab of namespaces, live
+#   make asan       sanitizer build of the unit tests (also run by make check)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PKGS     := libnftnl libmnl libpcap libconfig libsystemd
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR  ?= /lib/systemd/system
+B        := build
+
+DEPS_OK := $(shell pkg-config --exists $(PKGS) check 2>/dev/null && echo yes)
+ifneq ($(DEPS_OK),yes)
+  ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+    $(info segd: build dependencies missing; running tools/install-deps.sh)
+    $(if $(shell tools/install-deps.sh >&2 && echo ok),,$(error tools/install-deps.sh failed))
+  endif
+endif
+
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla -Wno-sign-compare
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) -Ilib $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
+LDFLAGS  += -pie -Wl,-z,relro,-z,now
+LIBS     := $(shell pkg-config --libs $(PKGS))
+CHECK_LIBS := $(shell pkg-config --libs check)
+
+LIB_SRCS    := $(sort $(wildcard lib/*.c))
+SEGD_SRCS   := $(sort $(wildcard daemon/*.c))
+SEGCTL_SRCS := $(sort $(wildcard tools/segctl/*.c))
+TEST_SRCS   := $(sort $(wildcard tests/unit/*.c))
+
+obj = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
+
+LIB_OBJS    := $(call obj,o,$(LIB_SRCS))
+SEGD_OBJS   := $(call obj,o,$(SEGD_SRCS))
+SEGCTL_OBJS := $(call obj,o,$(SEGCTL_SRCS))
+TEST_OBJS   := $(call obj,o,$(TEST_SRCS))
+
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_LIB    := $(call obj,asan,$(LIB_SRCS))
+ASAN_TEST   := $(call obj,asan,$(TEST_SRCS))
+ASAN_SEGD   := $(call obj,asan,$(SEGD_SRCS))
+ASAN_SEGCTL := $(call obj,asan,$(SEGCTL_SRCS))
+
+.PHONY: all check unit asan asan-unit e2e demo bench install clean deps valgrind
+all: $(B)/segd $(B)/segctl
+
+$(B)/o/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -MMD -MP -c -o $@ $<
+
+$(B)/segd: $(SEGD_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/segctl: $(SEGCTL_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/unit-tests: $(TEST_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+$(B)/asan/unit-tests: $(ASAN_TEST) $(ASAN_LIB)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+$(B)/asan/segd: $(ASAN_SEGD) $(ASAN_LIB)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+
+$(B)/asan/segctl: $(ASAN_SEGCTL) $(ASAN_LIB)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+
+deps:
+	tools/install-deps.sh
+
+# Unit tests run from the top so that tests find tests/configs and conf/.
+unit: $(B)/unit-tests
+	CK_FORK=yes $(B)/unit-tests
+
+asan-unit: $(B)/asan/unit-tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  CK_FORK=no $(B)/asan/unit-tests
+
+asan: asan-unit $(B)/asan/segd $(B)/asan/segctl
+
+valgrind: $(B)/unit-tests
+	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  -q $(B)/unit-tests
+
+e2e: all
+	tests/e2e/run-all.sh
+
+check: all unit asan-unit e2e
+	@echo "make check: all suites passed"
+
+demo: all
+	tools/demo.sh
+
+bench: all
+	@if [ -x tools/bench.sh ]; then tools/bench.sh; else echo "bench: not yet written"; exit 2; fi
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/segd $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/segd $(B)/segctl $(DESTDIR)$(SBINDIR)/
+	install -m 0600 conf/segd.conf $(DESTDIR)$(SYSCONFDIR)/segd/segd.conf.example
+	install -m 0644 systemd/*.service $(DESTDIR)$(UNITDIR)/ 2>/dev/null || true
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,44 @@
+/*
+ * addr.h - the small value parsers shared by the configuration file and the
+ * command line (one parse_<value> per kind of value, as in wireguard-tools).
+ *
+ * Each returns 0 on success or -EINVAL, and on failure points *why at a static
+ * explanation that can follow "'<value>': " in a diagnostic.
+ */
+#ifndef SEGD_ADDR_H
+#define SEGD_ADDR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include "model.h"
+
+/* "10.0.0.0/24", "10.0.0.5" (= /32), "fd00::/64", "fd00::5" (= /128).
+ * Host bits set after the prefix are an error ("10.0.0.1/24"). */
+int seg_prefix_parse(const char *s, struct seg_prefix *out, const char **why);
+/* An address without prefix length (for explain). */
+int seg_addr_parse(const char *s, int *family, uint8_t addr[16], const char **why);
+/* Writes "10.0.0.0/24" or "10.0.0.5" (host prefixes without /len). */
+void seg_prefix_format(const struct seg_prefix *p, char *buf, size_t len);
+void seg_addr_format(int family, const uint8_t addr[16], char *buf, size_t len);
+bool seg_prefix_contains(const struct seg_prefix *outer, const struct seg_prefix *inner);
+bool seg_prefix_overlaps(const struct seg_prefix *a, const struct seg_prefix *b);
+bool seg_prefix_has(const struct seg_prefix *p, int family, const uint8_t addr[16]);
+
+/* "tcp/443", "udp/1000-2000", "icmp", "icmpv6", "any". */
+int seg_service_parse(const char *s, struct seg_service *out, const char **why);
+void seg_service_format(const struct seg_service *s, char *buf, size_t len);
+/* IPPROTO_* number of a service protocol, or -1 for any. */
+int seg_proto_ipproto(enum seg_proto p);
+
+/* "2027-03-31" -> days since 1970-01-01; rejects 2027-02-30. */
+int seg_date_parse(const char *s, int64_t *ret_day, const char **why);
+/* Today's day number in UTC. */
+int64_t seg_today(void);
+
+/* A name Linux accepts for a network interface (dev_valid_name()). */
+bool seg_ifname_valid(const char *s, const char **why);
+/* Zone/conduit names: 1..SEG_MAX_NAME of [a-z0-9_-], starting with a letter. */
+bool seg_name_valid(const char *s, const char **why);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * decide.h - the policy as one pure function: what segd's kernel ruleset must
+ * do with a packet that opens a flow. `segctl explain` prints it, and the
+ * end-to-end tests compare the kernel's behaviour with it.
+ *
+ * The policy, in order (first match decides):
+ *
+ *  Forwarded packets (path FORWARD):
+ *   1. the arrival interface belongs to no zone, or the exit interface belongs
+ *      to no zone                                   -> drop, UNZONED
+ *   2. the source address is not in the zone of the arrival interface
+ *      (zone membership by seg_zonemap: most specific network wins)
+ *                                                   -> drop, SPOOFED_SOURCE
+ *   3. arrival and exit zone are the same           -> accept, INTRA_ZONE
+ *   4. the zone pair is forbidden by model rule 1 (mynumber <-> internet or
+ *      external, either way): the guard runs before any conduit
+ *                                                   -> drop, MODEL_GUARD
+ *   5. a non-expired conduit from the arrival zone to the exit zone holds the
+ *      source (or names no sources), the destination (or names none: then the
+ *      destination must be in the exit zone) and the service (protocol and
+ *      destination port; 'any' holds every protocol)
+ *                                                   -> accept, CONDUIT
+ *   6. otherwise                                    -> drop, DEFAULT_DENY
+ *  Replies of an accepted flow pass; that is conntrack's business, not this
+ *  function's: it is asked about the packet that opens a flow.
+ *
+ *  Packets to the gateway itself (path INPUT):
+ *   1. the arrival interface belongs to no zone     -> accept, UNZONED_GATEWAY
+ *      (segd leaves it to the host's own firewall)
+ *   2. ICMPv6 neighbour discovery (types 133-136)   -> accept, NEIGHBOR_DISCOVERY
+ *      (ARP is not IP and never reaches the inet table)
+ *   3. source not in the arrival interface's zone   -> drop, SPOOFED_SOURCE
+ *   4. the service is in the zone's gateway_services-> accept, GATEWAY_SERVICE
+ *   5. otherwise                                    -> drop, TO_GATEWAY
+ *
+ * When the flow names no interfaces, the arrival zone is the zone of the source
+ * address and the exit zone the zone of the destination address (interfaces
+ * are then taken to be consistent, so rule 2 cannot fire); an address in no
+ * zone gives NO_ZONE (drop). Named interfaces decide the zones when given.
+ */
+#ifndef SEGD_DECIDE_H
+#define SEGD_DECIDE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "model.h"
+#include "zonemap.h"
+
+enum seg_path { SEG_PATH_FORWARD, SEG_PATH_INPUT };
+
+struct seg_flow {
+	enum seg_path path;
+	int family;                  /* AF_INET or AF_INET6 */
+	uint8_t src[16], dst[16];
+	uint8_t l4proto;             /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or any other number */
+	uint16_t dport;              /* tcp/udp destination port; 0 otherwise */
+	const char *iif, *oif;       /* NULL: inferred from the addresses */
+};
+
+enum seg_reason {
+	SEG_REASON_INTRA_ZONE,
+	SEG_REASON_CONDUIT,
+	SEG_REASON_DEFAULT_DENY,
+	SEG_REASON_MODEL_GUARD,
+	SEG_REASON_SPOOFED_SOURCE,
+	SEG_REASON_UNZONED,
+	SEG_REASON_NO_ZONE,
+	SEG_REASON_TO_GATEWAY,
+	SEG_REASON_GATEWAY_SERVICE,
+	SEG_REASON_NEIGHBOR_DISCOVERY,
+	SEG_REASON_UNZONED_GATEWAY,
+	SEG_REASON_COUNT
+};
+
+struct seg_verdict {
+	bool accept;
+	enum seg_reason reason;
+	int src_zone, dst_zone;      /* -1 when unknown (or path INPUT for dst) */
+	int conduit;                 /* index into cfg->conduits for CONDUIT, else -1 */
+};
+
+/* An index over a configuration for fast decisions. Borrows cfg, which must
+ * outlive it. */
+struct seg_policy;
+
+int seg_policy_build(const struct seg_config *cfg, struct seg_policy **ret);
+void seg_policy_free(struct seg_policy *p);
+const struct seg_zonemap *seg_policy_zonemap(const struct seg_policy *p);
+
+/* Pure: no I/O, no allocation. */
+void seg_decide(const struct seg_policy *p, const struct seg_flow *f, struct seg_verdict *v);
+
+/* Stable names for reasons ("intra-zone", "conduit", "default-deny", ...),
+ * also the NFLOG event names where the kernel logs the drop. */
+const char *seg_reason_name(enum seg_reason r);
+
+#endif

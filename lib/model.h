@@ -1,0 +1,133 @@
+/*
+ * model.h - segd's configuration model: what the zone configuration says,
+ * as plain C structures, independent of libconfig and of the kernel.
+ *
+ * Stages: config.c (libconfig -> model, with diagnostics) -> validate.c (the
+ * rules of the three-layer model) -> zonemap.c (address -> zone) ->
+ * decide.c (the policy as a pure function) and compile.c (model -> plan ->
+ * nft text / netlink batch).
+ *
+ * Ownership: a struct seg_config owns every string and array below it.
+ * seg_config_free() frees the whole tree and accepts NULL and half-built
+ * trees. Nothing in the model borrows from libconfig.
+ */
+#ifndef SEGD_MODEL_H
+#define SEGD_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits on everything a user controls (config file, control socket). */
+#define SEG_MAX_ZONES        64
+#define SEG_MAX_IFACES       64        /* per zone */
+#define SEG_MAX_NETWORKS     1024      /* per zone */
+#define SEG_MAX_CONDUITS     100000
+#define SEG_MAX_ENTRIES      200000    /* sources/destinations/services per conduit */
+#define SEG_MAX_NAME         31        /* zone and conduit names: [a-z0-9_-], fits NFLOG prefix */
+#define SEG_MAX_TEXT         256       /* approval, comment */
+#define SEG_MAX_PATH         4096
+#define SEG_IFNAMSIZ         16        /* IFNAMSIZ incl. NUL */
+
+enum seg_zone_kind {
+	SEG_ZONE_MYNUMBER,
+	SEG_ZONE_LGWAN,
+	SEG_ZONE_INTERNET,
+	SEG_ZONE_EXTERNAL,
+	SEG_ZONE_KIND_COUNT
+};
+
+enum seg_conduit_kind {
+	SEG_CONDUIT_SPECIFIC,      /* 特定通信 */
+	SEG_CONDUIT_SANITIZE,      /* 無害化通信 */
+	SEG_CONDUIT_SCREEN,        /* 画面転送 */
+	SEG_CONDUIT_EGRESS,        /* to the security cloud */
+	SEG_CONDUIT_KIND_COUNT
+};
+
+/* A service: protocol plus (for tcp/udp) an inclusive destination port range. */
+enum seg_proto {
+	SEG_PROTO_TCP,
+	SEG_PROTO_UDP,
+	SEG_PROTO_ICMP,
+	SEG_PROTO_ICMPV6,
+	SEG_PROTO_ANY,
+	SEG_PROTO_COUNT
+};
+
+struct seg_service {
+	enum seg_proto proto;
+	uint16_t port_lo, port_hi;   /* 0,0 for icmp/icmpv6/any */
+	int line;
+};
+
+/* An address prefix. family is AF_INET or AF_INET6; addr in network order,
+ * host bits are zero (validation rejects "10.0.0.1/24"). */
+struct seg_prefix {
+	int family;
+	uint8_t len;
+	uint8_t addr[16];
+	int line;
+};
+
+struct seg_zone {
+	char *name;
+	enum seg_zone_kind kind;
+	char **ifaces;
+	size_t n_ifaces;
+	struct seg_prefix *nets;
+	size_t n_nets;
+	bool catchall4, catchall6;   /* external zone covering all of IPv4 / IPv6 */
+	struct seg_service *gw_services;
+	size_t n_gw_services;
+	int line;
+};
+
+struct seg_conduit {
+	char *name;
+	enum seg_conduit_kind kind;
+	size_t from, to;             /* indexes into seg_config.zones */
+	struct seg_prefix *srcs;     /* n_srcs == 0: the whole 'from' zone */
+	size_t n_srcs;
+	struct seg_prefix *dsts;     /* n_dsts == 0: the whole 'to' zone */
+	size_t n_dsts;
+	struct seg_service *services;
+	size_t n_services;
+	char *approval;
+	char *expires;               /* "YYYY-MM-DD" as written */
+	int64_t expires_day;         /* days since 1970-01-01 (UTC); valid through that day */
+	bool expired;                /* set by validation against 'now': not installed */
+	char *comment;               /* may be NULL */
+	int line;
+};
+
+struct seg_settings {
+	char *table;
+	uint16_t log_group;
+	uint32_t incident_window;    /* seconds */
+	char *spool;
+	char *control_socket;
+	char *control_group;
+	char *state_dir;
+	int line;
+};
+
+struct seg_config {
+	char *file;                  /* path as given, used in diagnostics */
+	int version;
+	struct seg_settings settings;
+	struct seg_zone *zones;
+	size_t n_zones;
+	struct seg_conduit *conduits;
+	size_t n_conduits;
+};
+
+void seg_config_free(struct seg_config *cfg);
+
+/* Name tables shared by parser, printer and renderers. */
+const char *seg_zone_kind_name(enum seg_zone_kind k);
+const char *seg_conduit_kind_name(enum seg_conduit_kind k);
+const char *seg_proto_name(enum seg_proto p);
+int seg_zone_find(const struct seg_config *cfg, const char *name); /* index or -1 */
+
+#endif
