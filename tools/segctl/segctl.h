@@ -1,0 +1,41 @@
+/*
+ * segctl.h - the control tool: a table of subcommands (segctl.c), one file
+ * each (cmd_<name>.c). Subcommands render what lib/ or the daemon returns.
+ *
+ * Exit status, the same for every subcommand and for segd -n:
+ *   0 ok, 1 the thing asked about is not ok (invalid config, denied flow),
+ *   2 usage or runtime error.
+ */
+#ifndef SEGCTL_H
+#define SEGCTL_H
+
+#include <stdbool.h>
+#include "model.h"
+
+enum { SEGCTL_OK = 0, SEGCTL_NOT_OK = 1, SEGCTL_ERROR = 2 };
+
+struct segctl {
+	const char *prog;
+	const char *config;     /* -c FILE; NULL: SEG_DEFAULT_CONFIG */
+	bool json;              /* --json */
+};
+
+struct segctl_cmd {
+	const char *name;
+	int (*run)(struct segctl *s, int argc, char **argv); /* argv[0] is the command */
+	const char *args;       /* usage after the command name */
+	const char *summary;
+};
+
+/* Loads and validates s->config (or path when non-NULL), printing every
+ * diagnostic to stderr. Returns SEGCTL_OK and *ret_cfg, or an exit code. */
+int segctl_load(struct segctl *s, const char *path, struct seg_config **ret_cfg);
+/* Prints "usage: segctl CMD ARGS" for cmd to stderr and returns SEGCTL_ERROR. */
+int segctl_usage(struct segctl *s, const char *cmd);
+
+int cmd_check(struct segctl *s, int argc, char **argv);
+int cmd_explain(struct segctl *s, int argc, char **argv);
+int cmd_matrix(struct segctl *s, int argc, char **argv);
+int cmd_rules(struct segctl *s, int argc, char **argv);
+
+#endif
