@@ -1,0 +1,316 @@
+/*
+ * validate.c - the rules of the three-layer model on a parsed configuration.
+ *
+ * Also runs on a tree with form errors, so that one run reports everything:
+ * zones or conduits whose name, kind or zone references could not be read are
+ * skipped by the rules that need them. Each rule appends diagnostics and goes
+ * on; nothing is installed while any error remains. Expired conduits are a warning and are marked, so
+ * that the compiler and the decision function leave them out.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include "addr.h"
+#include "config.h"
+
+#define SOON_DAYS 30
+
+#define ERR(d, line, ...)  seg_diag((d), SEG_SEV_ERROR, (line), __VA_ARGS__)
+#define NOTE(d, line, ...) seg_diag((d), SEG_SEV_NOTE, (line), __VA_ARGS__)
+
+static bool is_mynumber(const struct seg_zone *z)
+{
+	return z->kind == SEG_ZONE_MYNUMBER;
+}
+
+static bool is_outside(const struct seg_zone *z)
+{
+	return z->kind == SEG_ZONE_INTERNET || z->kind == SEG_ZONE_EXTERNAL;
+}
+
+/* ---- names and interfaces ---- */
+
+static void check_unique_names(const struct seg_config *cfg, struct seg_diags *d)
+{
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		for (size_t j = 0; j < i; j++)
+			if (cfg->zones[i].name && cfg->zones[j].name &&
+			    strcmp(cfg->zones[i].name, cfg->zones[j].name) == 0) {
+				ERR(d, cfg->zones[i].line, "zone '%s' is defined twice — rename or merge one of them",
+				    cfg->zones[i].name);
+				NOTE(d, cfg->zones[j].line, "zone '%s' is first defined here", cfg->zones[j].name);
+			}
+	for (size_t i = 0; i < cfg->n_conduits; i++)
+		for (size_t j = 0; j < i; j++)
+			if (cfg->conduits[i].name && cfg->conduits[j].name &&
+			    strcmp(cfg->conduits[i].name, cfg->conduits[j].name) == 0) {
+				ERR(d, cfg->conduits[i].line, "conduit '%s' is defined twice — give each conduit "
+				    "its own name", cfg->conduits[i].name);
+				NOTE(d, cfg->conduits[j].line, "conduit '%s' is first defined here",
+				     cfg->conduits[j].name);
+			}
+}
+
+static void check_interfaces(const struct seg_config *cfg, struct seg_diags *d)
+{
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct seg_zone *z = &cfg->zones[i];
+		for (size_t k = 0; k < z->n_ifaces; k++)
+			for (size_t j = 0; j <= i; j++) {
+				const struct seg_zone *y = &cfg->zones[j];
+				size_t end = j == i ? k : y->n_ifaces;
+				for (size_t m = 0; m < end; m++) {
+					if (strcmp(z->ifaces[k], y->ifaces[m]) != 0)
+						continue;
+					if (j == i)
+						ERR(d, z->line, "zone '%s': interface '%s' is listed twice — list it once",
+						    z->name, z->ifaces[k]);
+					else
+						ERR(d, z->line, "zone '%s': interface '%s' is already in zone '%s' — an "
+						    "interface belongs to one zone", z->name, z->ifaces[k], y->name);
+				}
+			}
+	}
+}
+
+/* ---- networks ---- */
+
+static bool is_catchall_net(const struct seg_zone *z, const struct seg_prefix *p)
+{
+	return z->kind == SEG_ZONE_EXTERNAL && p->len == 0;
+}
+
+static void check_zone_networks(const struct seg_config *cfg, struct seg_diags *d)
+{
+	char a[64], b[64];
+
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct seg_zone *z = &cfg->zones[i];
+		for (size_t k = 0; k < z->n_nets; k++) {
+			const struct seg_prefix *p = &z->nets[k];
+			if (p->len == 0 && z->kind != SEG_ZONE_EXTERNAL)
+				ERR(d, p->line, "zone '%s': network '%s' is everything — only an external zone "
+				    "may be a catch-all; list the zone's own networks",
+				    z->name, p->family == AF_INET ? "0.0.0.0/0" : "::/0");
+			for (size_t j = 0; j <= i; j++) {
+				const struct seg_zone *y = &cfg->zones[j];
+				size_t end = j == i ? k : y->n_nets;
+				for (size_t m = 0; m < end; m++) {
+					const struct seg_prefix *q = &y->nets[m];
+					if (!seg_prefix_overlaps(p, q))
+						continue;
+					/* a catch-all external overlaps everything by design */
+					if (j != i && (is_catchall_net(z, p) || is_catchall_net(y, q)) &&
+					    !(is_catchall_net(z, p) && is_catchall_net(y, q)))
+						continue;
+					seg_prefix_format(p, a, sizeof(a));
+					seg_prefix_format(q, b, sizeof(b));
+					if (is_catchall_net(z, p) && is_catchall_net(y, q))
+						ERR(d, p->line, "zone '%s': catch-all network '%s' is also zone '%s''s — only "
+						    "one zone may hold all remaining addresses of a family; list the "
+						    "other uplink's networks explicitly", z->name, a, y->name);
+					else if (j == i)
+						ERR(d, p->line, "zone '%s': network '%s' overlaps '%s' of the same zone — "
+						    "remove the smaller one", z->name, a, b);
+					else
+						ERR(d, p->line, "zone '%s': network '%s' overlaps '%s' of zone '%s' — zone "
+						    "networks must not overlap", z->name, a, b, y->name);
+				}
+			}
+		}
+	}
+}
+
+/* Is the host or prefix p inside zone z? For a catch-all family: inside
+ * everything that no other zone holds. */
+static bool zone_holds(const struct seg_config *cfg, size_t zi, const struct seg_prefix *p)
+{
+	const struct seg_zone *z = &cfg->zones[zi];
+	bool catchall = p->family == AF_INET ? z->catchall4 : z->catchall6;
+
+	for (size_t k = 0; k < z->n_nets; k++)
+		if (z->nets[k].len > 0 && seg_prefix_contains(&z->nets[k], p))
+			return true;
+	if (!catchall)
+		return false;
+	for (size_t j = 0; j < cfg->n_zones; j++)
+		for (size_t k = 0; j != zi && k < cfg->zones[j].n_nets; k++)
+			if (cfg->zones[j].nets[k].len > 0 && seg_prefix_overlaps(&cfg->zones[j].nets[k], p))
+				return false;
+	return true;
+}
+
+/* ---- conduits ---- */
+
+static bool is_host(const struct seg_prefix *p)
+{
+	return p->len == (p->family == AF_INET ? 32 : 128);
+}
+
+static void check_endpoints(const struct seg_config *cfg, const struct seg_conduit *c,
+			    const struct seg_prefix *v, size_t n, size_t zone, const char *side,
+			    bool hosts_only, struct seg_diags *d)
+{
+	char a[64];
+
+	for (size_t i = 0; i < n; i++) {
+		seg_prefix_format(&v[i], a, sizeof(a));
+		for (size_t j = 0; j < i; j++)
+			if (seg_prefix_overlaps(&v[i], &v[j]))
+				ERR(d, v[i].line, "conduit '%s': %s '%s' is already covered by an earlier entry — "
+				    "remove the duplicate", c->name, side, a);
+		if (!zone_holds(cfg, zone, &v[i]))
+			ERR(d, v[i].line, "conduit '%s': %s '%s' is not in zone '%s' — use an address of that "
+			    "zone's networks, or correct '%s'", c->name, side, a, cfg->zones[zone].name,
+			    zone == c->from ? "from" : "to");
+		if (hosts_only && !is_host(&v[i]))
+			ERR(d, v[i].line, "conduit '%s': %s '%s' is a network — this conduit must name single "
+			    "hosts (a /32 or /128 address)", c->name, side, a);
+	}
+}
+
+static void check_services(const struct seg_conduit *c, bool no_any, struct seg_diags *d)
+{
+	char a[32], b[32];
+
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct seg_service *s = &c->services[i];
+		seg_service_format(s, a, sizeof(a));
+		if (no_any && s->proto == SEG_PROTO_ANY)
+			ERR(d, s->line, "conduit '%s': service 'any' is not allowed here — a conduit touching a "
+			    "mynumber zone names its services, e.g. \"tcp/443\"", c->name);
+		for (size_t j = 0; j < i; j++) {
+			const struct seg_service *t = &c->services[j];
+			bool same_proto = s->proto == t->proto || s->proto == SEG_PROTO_ANY || t->proto == SEG_PROTO_ANY;
+			if (same_proto && s->port_lo <= t->port_hi && t->port_lo <= s->port_hi) {
+				seg_service_format(t, b, sizeof(b));
+				ERR(d, s->line, "conduit '%s': service '%s' overlaps '%s' listed before — list each "
+				    "service once", c->name, a, b);
+				break;
+			}
+		}
+	}
+}
+
+static bool has_family(const struct seg_prefix *v, size_t n, int family)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].family == family)
+			return true;
+	return false;
+}
+
+/* Sources of one family and destinations of only the other never match. */
+static void check_families(const struct seg_conduit *c, struct seg_diags *d)
+{
+	if (!c->n_srcs || !c->n_dsts)
+		return;
+	bool v4 = has_family(c->srcs, c->n_srcs, AF_INET) && has_family(c->dsts, c->n_dsts, AF_INET);
+	bool v6 = has_family(c->srcs, c->n_srcs, AF_INET6) && has_family(c->dsts, c->n_dsts, AF_INET6);
+	if (!v4 && !v6)
+		ERR(d, c->line, "conduit '%s': its sources and destinations share no address family (IPv4 "
+		    "with IPv6) — it could never match; give both sides addresses of one family", c->name);
+}
+
+/* The three-layer model's rules 1-3 on one conduit's zone pair and shape. */
+static void check_model(const struct seg_config *cfg, const struct seg_conduit *c, struct seg_diags *d)
+{
+	const struct seg_zone *f = &cfg->zones[c->from], *t = &cfg->zones[c->to];
+	const char *kind = seg_conduit_kind_name(c->kind);
+
+	if ((is_mynumber(f) && is_outside(t)) || (is_outside(f) && is_mynumber(t))) {
+		ERR(d, c->line, "conduit '%s': no conduit may join a mynumber zone and an %s zone ('%s' -> '%s', "
+		    "rule 1 of the model) — remove it; My Number systems stay isolated", c->name,
+		    seg_zone_kind_name(is_mynumber(f) ? t->kind : f->kind), f->name, t->name);
+		return;
+	}
+	if (is_mynumber(f) || is_mynumber(t)) {
+		if (c->kind != SEG_CONDUIT_SPECIFIC)
+			ERR(d, c->line, "conduit '%s': a conduit touching mynumber zone '%s' must be kind "
+			    "\"specific\" (特定通信), not \"%s\" (rule 2)", c->name,
+			    is_mynumber(f) ? f->name : t->name, kind);
+		if (!c->n_srcs || !c->n_dsts)
+			ERR(d, c->line, "conduit '%s': a conduit touching a mynumber zone names single hosts on "
+			    "both sides — add %s (rule 2)", c->name,
+			    !c->n_srcs && !c->n_dsts ? "'sources' and 'destinations'" :
+			    !c->n_srcs ? "'sources'" : "'destinations'");
+		return;
+	}
+	bool lg_out = (f->kind == SEG_ZONE_LGWAN && is_outside(t)) || (is_outside(f) && t->kind == SEG_ZONE_LGWAN);
+	if (lg_out && c->kind != SEG_CONDUIT_SANITIZE && c->kind != SEG_CONDUIT_SCREEN)
+		ERR(d, c->line, "conduit '%s': between lgwan and %s zones only \"sanitize\" (無害化通信) or "
+		    "\"screen\" (画面転送) conduits are allowed, not \"%s\" (rule 3)", c->name,
+		    seg_zone_kind_name(f->kind == SEG_ZONE_LGWAN ? t->kind : f->kind), kind);
+	if (lg_out && !c->n_dsts)
+		ERR(d, c->line, "conduit '%s': name the relay or desktop hosts it reaches in 'destinations' "
+		    "(rule 3)", c->name);
+	if (c->kind == SEG_CONDUIT_EGRESS && t->kind != SEG_ZONE_EXTERNAL)
+		ERR(d, c->line, "conduit '%s': an \"egress\" conduit leads to an external zone (the security "
+		    "cloud), but '%s' is %s — use another kind or correct 'to'", c->name, t->name,
+		    seg_zone_kind_name(t->kind));
+}
+
+static void check_approval(const struct seg_conduit *c, int64_t today, struct seg_diags *d,
+			   bool *expired)
+{
+	if (!c->approval || !*c->approval)
+		ERR(d, c->line, "conduit '%s': 'approval' is missing — every conduit carries the reference of "
+		    "its approval, e.g. approval = \"R8-DX-014\"; (rule 4)", c->name);
+	if (!c->expires) {
+		ERR(d, c->line, "conduit '%s': 'expires' is missing — every conduit has an end date, e.g. "
+		    "expires = \"2027-03-31\"; (rule 4)", c->name);
+		return;
+	}
+	if (c->expires_day < today) {
+		seg_diag(d, SEG_SEV_WARNING, c->line, "conduit '%s' expired on %s — it is not installed; renew "
+			 "its approval and date, or remove it", c->name, c->expires);
+		*expired = true;
+	} else if (c->expires_day - today <= SOON_DAYS) {
+		seg_diag(d, SEG_SEV_WARNING, c->line, "conduit '%s' expires on %s, in %lld day%s — renew its "
+			 "approval in time", c->name, c->expires, (long long)(c->expires_day - today),
+			 c->expires_day - today == 1 ? "" : "s");
+	}
+}
+
+static void check_conduit(const struct seg_config *cfg, struct seg_conduit *c, int64_t today,
+			  struct seg_diags *d)
+{
+	if (!c->name || c->from >= cfg->n_zones || c->to >= cfg->n_zones)
+		return; /* already reported by the parser */
+	bool mn = is_mynumber(&cfg->zones[c->from]) || is_mynumber(&cfg->zones[c->to]);
+
+	if (c->from == c->to) {
+		ERR(d, c->line, "conduit '%s': 'from' and 'to' are both '%s' — traffic within a zone is always "
+		    "allowed; remove the conduit", c->name, cfg->zones[c->from].name);
+		return;
+	}
+	if (c->kind < SEG_CONDUIT_KIND_COUNT)
+		check_model(cfg, c, d);
+	check_endpoints(cfg, c, c->srcs, c->n_srcs, c->from, "source", mn, d);
+	check_endpoints(cfg, c, c->dsts, c->n_dsts, c->to, "destination", mn, d);
+	check_services(c, mn, d);
+	check_families(c, d);
+	check_approval(c, today, d, &c->expired);
+}
+
+static void check_gateway_services(const struct seg_config *cfg, struct seg_diags *d)
+{
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		for (size_t k = 0; k < cfg->zones[i].n_gw_services; k++)
+			if (cfg->zones[i].gw_services[k].proto == SEG_PROTO_ANY)
+				ERR(d, cfg->zones[i].gw_services[k].line, "zone '%s': gateway service 'any' would open "
+				    "the gateway itself to the zone — name the services, e.g. \"tcp/22\"",
+				    cfg->zones[i].name);
+}
+
+void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags *d)
+{
+	if (cfg->n_zones == 0)
+		ERR(d, 0, "no zones are defined — define at least the zones the gateway connects");
+	check_unique_names(cfg, d);
+	check_interfaces(cfg, d);
+	check_zone_networks(cfg, d);
+	check_gateway_services(cfg, d);
+	for (size_t i = 0; i < cfg->n_conduits; i++)
+		check_conduit(cfg, &cfg->conduits[i], today, d);
+}
