@@ -154,7 +154,7 @@ static int parse_port_range(const char *s, struct seg_service *out, const char *
 	else
 		out->port_hi = out->port_lo;
 	if (r == -ERANGE) {
-		*why = "port out of range 1-65535";
+		*why = "port out of range — use a port from 1 to 65535";
 		return -EINVAL;
 	}
 	if (r < 0) {
