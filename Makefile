@@ -112,7 +112,10 @@ install: all
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/segd $(B)/segctl $(DESTDIR)$(SBINDIR)/
 	install -m 0600 conf/segd.conf $(DESTDIR)$(SYSCONFDIR)/segd/segd.conf.example
-	install -m 0644 systemd/*.service $(DESTDIR)$(UNITDIR)/ 2>/dev/null || true
+	install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	sed 's|/usr/local/sbin|$(SBINDIR)|g' systemd/segd.service > $(DESTDIR)$(UNITDIR)/segd.service
+	install -m 0644 systemd/segd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/segd.conf
+	install -m 0644 systemd/segd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/segd.conf
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 
