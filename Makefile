@@ -26,8 +26,8 @@ WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wvla -Wno-sign-compare
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Ilib $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
-LDFLAGS  += -pie -Wl,-z,relro,-z,now
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) -Ilib $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
+LDFLAGS  += -pie -Wl,-z,relro,-z,now -pthread
 LIBS     := $(shell pkg-config --libs $(PKGS))
 CHECK_LIBS := $(shell pkg-config --libs check)
 
