@@ -70,13 +70,13 @@ $(B)/unit-tests: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
 
 $(B)/asan/unit-tests: $(ASAN_TEST) $(ASAN_LIB)
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+	$(CC) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS) $(CHECK_LIBS)
 
 $(B)/asan/segd: $(ASAN_SEGD) $(ASAN_LIB)
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS)
 
 $(B)/asan/segctl: $(ASAN_SEGCTL) $(ASAN_LIB)
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS)
 
 deps:
 	tools/install-deps.sh
