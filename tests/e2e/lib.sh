@@ -1,0 +1,178 @@
+# lib.sh - sourced by tests/e2e/test-*.sh and tools/demo.sh.
+#
+# A lab of network namespaces built from a segd configuration, segd running in
+# its gateway, and TAP-like assertion helpers. Every namespace of a run carries
+# the prefix "sg<pid>-"; lab_down (installed as a trap by lab_up) kills what
+# runs inside them and deletes them. The host's own network namespace is never
+# configured: links are created directly inside the lab's namespaces.
+#
+#   lab_up CONFIG [EXTRA_ADDRS SEED]   build the lab (sets LAB_GW, LAB_TABLE, RUN_DIR)
+#   lab_ns ZONE                         the host namespace of a zone
+#   start_segd CONFIG                   segd -c <copy of CONFIG> in the gateway (SEGD_PID, SEGD_CONF)
+#   reload_segd                         SIGHUP, and wait for the table to change
+#   ok MSG / fail MSG / check MSG CMD... / tap CMD...   assertions; summary at the end
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$E2E_DIR/../.." && pwd)
+TOOLS="$E2E_DIR/tools"
+PY=/usr/bin/python3
+SEGCTL="$TOP/build/segctl"
+SEGD="$TOP/build/segd"
+LAB_PREFIX="sg$$-"
+RUN_DIR=""
+LAB_GW=""
+LAB_TABLE=""
+SEGD_PID=""
+SEGD_CONF=""
+E2E_PASSED=0
+E2E_FAILED=0
+
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	C_OK=$'\e[32m' C_BAD=$'\e[31;1m' C_HEAD=$'\e[1m' C_DIM=$'\e[2m' C_OFF=$'\e[0m'
+else
+	C_OK="" C_BAD="" C_HEAD="" C_DIM="" C_OFF=""
+fi
+
+require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "$(basename "$0"): needs root (network namespaces, nftables); run as root" >&2
+		exit 2
+	fi
+}
+
+# ------------------------------------------------------------------ assertions
+
+ok()   { E2E_PASSED=$((E2E_PASSED + 1)); echo "${C_OK}ok${C_OFF}   $*"; }
+fail() { E2E_FAILED=$((E2E_FAILED + 1)); echo "${C_BAD}FAIL${C_OFF} $*"; }
+heading() { echo; echo "${C_HEAD}== $* ==${C_OFF}"; }
+
+# check MSG CMD...: ok when CMD succeeds.
+check() {
+	local msg=$1; shift
+	if "$@" >"$RUN_DIR/check.out" 2>&1; then ok "$msg"; else
+		fail "$msg"; sed 's/^/       /' "$RUN_DIR/check.out" | head -20
+	fi
+}
+
+# tap CMD...: runs a driver that prints "ok - MSG" / "not ok - MSG" lines and
+# counts them; other lines are shown as they are. A driver that dies counts
+# as a failure.
+tap() {
+	local line rc=0
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*)     ok "${line#ok - }" ;;
+		"not ok - "*) fail "${line#not ok - }" ;;
+		"__rc="*)     rc=${line#__rc=} ;;
+		*)            echo "     $line" ;;
+		esac
+	done < <("$@" 2>&1; echo "__rc=$?")
+	if [ "$rc" != 0 ]; then fail "driver '$*' exited with status $rc"; fi
+}
+
+summary() {
+	echo
+	echo "$E2E_PASSED passed, $E2E_FAILED failed"
+	[ "$E2E_FAILED" = 0 ]
+}
+
+# ------------------------------------------------------------------ the lab
+
+lab_namespaces() {
+	ip netns list 2>/dev/null | awk -v p="$LAB_PREFIX" 'index($1, p) == 1 { print $1 }'
+}
+
+lab_down() {
+	local ns pid
+	trap - EXIT INT TERM
+	for ns in $(lab_namespaces); do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+	done
+	for ns in $(lab_namespaces); do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ -n "$RUN_DIR" ] && [ -d "$RUN_DIR" ] && [ -z "${E2E_KEEP:-}" ]; then rm -rf "$RUN_DIR"; fi
+}
+
+lab_trap() {
+	trap 'lab_down' EXIT
+	trap 'lab_down; exit 130' INT
+	trap 'lab_down; exit 143' TERM
+}
+
+# lab_up CONFIG [EXTRA SEED]: EXTRA random addresses per family on each zone's host.
+lab_up() {
+	local config=$1 extra=${2:-0} seed=${3:-0}
+	lab_trap
+	RUN_DIR=$(mktemp -d /tmp/segd-e2e.XXXXXX)
+	if ! "$PY" "$TOOLS/lab.py" up "$config" "$LAB_PREFIX" "$RUN_DIR" --extra "$extra" --seed "$seed"; then
+		echo "lab_up: could not build the lab from $config" >&2
+		return 1
+	fi
+	LAB_GW=$("$PY" "$TOOLS/lab.py" get "$RUN_DIR" gw_ns)
+	LAB_TABLE=$("$PY" "$TOOLS/lab.py" get "$RUN_DIR" table)
+}
+
+lab_show() { "$PY" "$TOOLS/lab.py" show "$RUN_DIR"; }
+
+lab_ns() { "$PY" "$TOOLS/lab.py" get "$RUN_DIR" zones | awk -v z="$1" '$1 == z { print $2 }'; }
+
+# ------------------------------------------------------------------ segd
+
+table_listing() { ip netns exec "$LAB_GW" nft list table inet "$LAB_TABLE" 2>/dev/null; }
+
+segd_alive() { [ -n "$SEGD_PID" ] && kill -0 "$SEGD_PID" 2>/dev/null; }
+
+# start_segd CONFIG: runs build/segd on a copy of CONFIG (its spool and
+# control socket moved into RUN_DIR) in the gateway; waits up to 10 s for the
+# table. SEGD_CONF is the copy: edit it and call reload_segd.
+start_segd() {
+	local i
+	SEGD_CONF="$RUN_DIR/segd.conf"
+	"$PY" "$TOOLS/lab.py" localize "$1" "$SEGD_CONF" "$RUN_DIR" || return 1
+	if [ ! -x "$SEGD" ]; then
+		echo "start_segd: $SEGD is missing (make)" >&2
+		return 1
+	fi
+	ip netns exec "$LAB_GW" "$SEGD" -c "$SEGD_CONF" >"$RUN_DIR/segd.log" 2>&1 &
+	SEGD_PID=$!
+	for i in $(seq 100); do
+		if table_listing >/dev/null; then return 0; fi
+		segd_alive || break
+		sleep 0.1
+	done
+	echo "start_segd: segd did not install table inet $LAB_TABLE; its output:" >&2
+	sed 's/^/  /' "$RUN_DIR/segd.log" >&2
+	return 1
+}
+
+# reload_segd: SIGHUP, then wait (up to 5 s) until the kernel's table differs
+# from before. Prints the seconds the re-apply took.
+reload_segd() {
+	local before t0 i
+	before=$(table_listing | md5sum)
+	t0=$(date +%s.%N)
+	kill -HUP "$SEGD_PID" || return 1
+	for i in $(seq 500); do
+		if [ "$(table_listing | md5sum)" != "$before" ]; then
+			awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
+			return 0
+		fi
+		sleep 0.01
+	done
+	return 1
+}
+
+stop_segd() {
+	if segd_alive; then
+		kill "$SEGD_PID" 2>/dev/null
+		wait "$SEGD_PID" 2>/dev/null
+	fi
+	SEGD_PID=""
+}
+
+# Without segd (while it is being written): load `segctl rules` with nft.
+load_rules_with_nft() {
+	"$SEGCTL" rules "$1" | ip netns exec "$LAB_GW" nft -f -
+}
