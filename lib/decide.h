@@ -53,7 +53,9 @@ struct seg_flow {
 	int family;                  /* AF_INET or AF_INET6 */
 	uint8_t src[16], dst[16];
 	uint8_t l4proto;             /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or any other number */
-	uint16_t dport;              /* tcp/udp destination port; 0 otherwise */
+	uint16_t dport;              /* tcp/udp destination port; icmp/icmpv6: the
+					  * ICMP type (neighbour discovery is 133-136);
+					  * 0 otherwise */
 	const char *iif, *oif;       /* NULL: inferred from the addresses */
 };
 
@@ -93,5 +95,21 @@ void seg_decide(const struct seg_policy *p, const struct seg_flow *f, struct seg
 /* Stable names for reasons ("intra-zone", "conduit", "default-deny", ...),
  * also the NFLOG event names where the kernel logs the drop. */
 const char *seg_reason_name(enum seg_reason r);
+
+/* Why conduit number 'conduit' does not hold f (source, destination, service,
+ * with a conduit naming no sources/destinations holding its whole zone), as
+ * SEG_MISMATCH_* bits; 0 when it holds it. Ignores the flow's interfaces and
+ * zones. Linear in the conduit's size: for `segctl explain` and as the
+ * reference the index is tested against. */
+enum {
+	SEG_MISMATCH_SOURCE      = 1 << 0,
+	SEG_MISMATCH_DESTINATION = 1 << 1,
+	SEG_MISMATCH_SERVICE     = 1 << 2,
+	SEG_MISMATCH_EXPIRED     = 1 << 3,
+};
+unsigned seg_conduit_mismatch(const struct seg_policy *p, size_t conduit, const struct seg_flow *f);
+
+/* Model rule 1: the pair (from, to) is mynumber <-> internet/external. */
+bool seg_zone_pair_guarded(const struct seg_config *cfg, size_t from, size_t to);
 
 #endif
