@@ -1,0 +1,232 @@
+/* ctlsrv.c - accept, authenticate, read one request, answer, close. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include "ctlsrv.h"
+
+#define MAX_CLIENTS     16
+#define CLIENT_TIMEOUT  5   /* seconds to send a request */
+
+struct client {
+	int fd;
+	time_t since;
+};
+
+struct seg_ctlsrv {
+	struct seg_loop *loop;
+	int fd;
+	gid_t gid;
+	bool has_gid;
+	char *path;
+	seg_ctl_handler fn;
+	void *ctx;
+	struct client c[MAX_CLIENTS];
+};
+
+void seg_ctl_ok(struct seg_kvlist *resp)
+{
+	seg_kv_add(resp, "status", "ok");
+}
+
+void seg_ctl_error(struct seg_kvlist *resp, int code, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	seg_kv_free(resp);
+	seg_kv_add(resp, "status", "error");
+	seg_kv_add(resp, "error", msg ? msg : "out of memory");
+	seg_kv_addf(resp, "code", "%d", code);
+	free(msg);
+}
+
+static bool peer_allowed(const struct seg_ctlsrv *s, const struct ucred *cred)
+{
+	if (cred->uid == 0)
+		return true;
+	if (!s->has_gid)
+		return false;
+	if (cred->gid == s->gid)
+		return true;
+	struct passwd *pw = getpwuid(cred->uid);
+	gid_t groups[256];
+	int n = 256;
+	if (!pw || getgrouplist(pw->pw_name, cred->gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == s->gid)
+			return true;
+	return false;
+}
+
+static void client_close(struct seg_ctlsrv *s, struct client *c)
+{
+	seg_loop_del(s->loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void reply(int fd, const struct seg_kvlist *resp)
+{
+	char *msg;
+	size_t len;
+
+	if (seg_ctl_encode(resp, &msg, &len) < 0) {
+		static const char too_big[] = "status=error\nerror=response too large\ncode=2\n";
+		send(fd, too_big, sizeof(too_big) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		return;
+	}
+	send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(msg);
+}
+
+static void serve(struct seg_ctlsrv *s, int fd, struct seg_kvlist *resp)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct seg_kvlist req;
+	const char *why = "";
+	char *buf = malloc(SEG_CTL_MAX_MSG);
+
+	seg_kv_init(&req);
+	ssize_t n = buf ? recv(fd, buf, SEG_CTL_MAX_MSG, MSG_TRUNC | MSG_DONTWAIT) : -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || !peer_allowed(s, &cred))
+		seg_ctl_error(resp, 2, "permission denied: segctl needs root or membership in the control group");
+	else if (n < 0)
+		seg_ctl_error(resp, 2, "cannot read the request: %s", strerror(errno));
+	else if ((size_t)n > SEG_CTL_MAX_MSG)
+		seg_ctl_error(resp, 2, "request of %zd bytes is larger than %u", n, SEG_CTL_MAX_MSG);
+	else if (seg_ctl_decode(buf, (size_t)n, &req, &why) < 0)
+		seg_ctl_error(resp, 2, "malformed request: %s", why);
+	else if (req.n == 0 || strcmp(req.v[0].key, "cmd") != 0)
+		seg_ctl_error(resp, 2, "malformed request: the first line must be cmd=...");
+	else
+		s->fn(s->ctx, &cred, &req, resp);
+	seg_kv_free(&req);
+	free(buf);
+}
+
+static void on_client(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct seg_ctlsrv *s = ctx;
+	struct seg_kvlist resp;
+	(void)loop;
+
+	seg_kv_init(&resp);
+	if (events & EPOLLIN)
+		serve(s, fd, &resp);
+	if (resp.n)
+		reply(fd, &resp);
+	seg_kv_free(&resp);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (s->c[i].fd == fd)
+			client_close(s, &s->c[i]);
+}
+
+static void on_accept(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct seg_ctlsrv *s = ctx;
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	(void)events;
+
+	if (cfd < 0)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (s->c[i].fd != -1)
+			continue;
+		if (seg_loop_add(loop, cfd, EPOLLIN | EPOLLRDHUP, on_client, s) < 0)
+			break;
+		s->c[i] = (struct client){ cfd, time(NULL) };
+		return;
+	}
+	static const char busy[] = "status=error\nerror=too many control clients, try again\ncode=2\n";
+	send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(cfd);
+}
+
+void seg_ctlsrv_sweep(struct seg_ctlsrv *s)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; s && i < MAX_CLIENTS; i++)
+		if (s->c[i].fd != -1 && now - s->c[i].since > CLIENT_TIMEOUT)
+			client_close(s, &s->c[i]);
+}
+
+static int bind_socket(struct seg_ctlsrv *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(s->path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, s->path);
+	s->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		return -errno;
+	unlink(s->path); /* a stale socket of an earlier run; the table lock stops a second segd */
+	mode_t old = umask(0117);
+	int r = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(s->fd, MAX_CLIENTS) < 0)
+		return -errno;
+	if (s->has_gid && chown(s->path, 0, s->gid) < 0 && chown(s->path, (uid_t)-1, s->gid) < 0)
+		return -errno;
+	return chmod(s->path, 0660) < 0 ? -errno : 0;
+}
+
+int seg_ctlsrv_open(struct seg_loop *loop, const char *path, const char *group,
+		    seg_ctl_handler fn, void *ctx, struct seg_ctlsrv **ret)
+{
+	struct seg_ctlsrv *s = calloc(1, sizeof(*s));
+	struct group *gr = group ? getgrnam(group) : NULL;
+	int r;
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->loop = loop;
+	s->fn = fn;
+	s->ctx = ctx;
+	s->fd = -1;
+	s->has_gid = gr != NULL;
+	s->gid = gr ? gr->gr_gid : 0;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		s->c[i].fd = -1;
+	if ((r = bind_socket(s)) < 0 || (r = seg_loop_add(loop, s->fd, EPOLLIN, on_accept, s)) < 0) {
+		seg_ctlsrv_close(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+void seg_ctlsrv_close(struct seg_ctlsrv *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (s->c[i].fd != -1)
+			client_close(s, &s->c[i]);
+	if (s->fd >= 0) {
+		seg_loop_del(s->loop, s->fd);
+		close(s->fd);
+		unlink(s->path);
+	}
+	free(s->path);
+	free(s);
+}
