@@ -1,0 +1,195 @@
+/* nftmon.c - nftables change events through libmnl, for tamper detection. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "nftmon.h"
+
+#define WHAT_MAX 1024
+
+struct seg_nftmon {
+	struct mnl_socket *nl;
+	char *table;
+	seg_tamper_fn fn;
+	void *ctx;
+	char what[WHAT_MAX];     /* changes to our table in the current transaction */
+	size_t n_changes;
+	uint32_t gen;
+	char *buf;
+};
+
+struct change {
+	int msg;
+	const char *before;      /* "rule added to chain" */
+	int obj_attr;            /* attribute naming the object, 0 for none */
+	const char *after;       /* "added or changed" */
+};
+
+/* Every message type that changes a table, and how to describe it. Attribute 1
+ * is the table name in all of them. */
+static const struct change changes[] = {
+	{ NFT_MSG_NEWTABLE,     "table created or its flags changed", 0, "" },
+	{ NFT_MSG_DELTABLE,     "table deleted", 0, "" },
+	{ NFT_MSG_NEWCHAIN,     "chain", NFTA_CHAIN_NAME, " added or changed" },
+	{ NFT_MSG_DELCHAIN,     "chain", NFTA_CHAIN_NAME, " deleted" },
+	{ NFT_MSG_NEWRULE,      "rule added to chain", NFTA_RULE_CHAIN, "" },
+	{ NFT_MSG_DELRULE,      "rule deleted from chain", NFTA_RULE_CHAIN, "" },
+	{ NFT_MSG_NEWSET,       "set", NFTA_SET_NAME, " added or changed" },
+	{ NFT_MSG_DELSET,       "set", NFTA_SET_NAME, " deleted" },
+	{ NFT_MSG_NEWSETELEM,   "elements added to set", NFTA_SET_ELEM_LIST_SET, "" },
+	{ NFT_MSG_DELSETELEM,   "elements deleted from set", NFTA_SET_ELEM_LIST_SET, "" },
+	{ NFT_MSG_NEWOBJ,       "object", NFTA_OBJ_NAME, " added or changed" },
+	{ NFT_MSG_DELOBJ,       "object", NFTA_OBJ_NAME, " deleted" },
+	{ NFT_MSG_NEWFLOWTABLE, "flowtable added", 0, "" },
+	{ NFT_MSG_DELFLOWTABLE, "flowtable deleted", 0, "" },
+};
+
+struct attrs {
+	const struct nlattr *a[NFTA_GEN_MAX + 8];
+};
+
+static int take_attr(const struct nlattr *attr, void *data)
+{
+	struct attrs *at = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type < (int)(sizeof(at->a) / sizeof(at->a[0])))
+		at->a[type] = attr;
+	return MNL_CB_OK;
+}
+
+static const char *attr_str(const struct nlattr *a)
+{
+	if (!a || mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+		return NULL;
+	return mnl_attr_get_str(a);
+}
+
+static void note_change(struct seg_nftmon *m, const struct change *c, const struct attrs *at)
+{
+	const char *obj = c->obj_attr ? attr_str(at->a[c->obj_attr]) : NULL;
+	size_t len = strlen(m->what);
+
+	if (m->n_changes++ >= 8) /* enough to say what happened; the rest is counted */
+		return;
+	snprintf(m->what + len, WHAT_MAX - len, "%s%s%s%s%s%s", len ? "; " : "", c->before,
+		 obj ? " '" : "", obj ? obj : "", obj ? "'" : "", c->after);
+}
+
+static void end_transaction(struct seg_nftmon *m, const struct attrs *at)
+{
+	const struct nlattr *pid = at->a[NFTA_GEN_PROC_PID], *id = at->a[NFTA_GEN_ID];
+	const char *name = attr_str(at->a[NFTA_GEN_PROC_NAME]);
+	uint32_t who = pid && mnl_attr_validate(pid, MNL_TYPE_U32) == 0 ? ntohl(mnl_attr_get_u32(pid)) : 0;
+	char by[96];
+
+	if (id && mnl_attr_validate(id, MNL_TYPE_U32) == 0)
+		m->gen = ntohl(mnl_attr_get_u32(id));
+	if (m->n_changes && who != (uint32_t)getpid()) {
+		if (m->n_changes > 8) {
+			size_t len = strlen(m->what);
+			snprintf(m->what + len, WHAT_MAX - len, "; and %zu more changes", m->n_changes - 8);
+		}
+		snprintf(by, sizeof(by), "%s (pid %u)", name ? name : "unknown process", who);
+		m->fn(m->what, by, 0, m->ctx);
+	}
+	m->what[0] = '\0';
+	m->n_changes = 0;
+}
+
+static int on_event(const struct nlmsghdr *nlh, void *data)
+{
+	struct seg_nftmon *m = data;
+	struct attrs at = { 0 };
+	int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+	    nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*g))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*g), take_attr, &at);
+	if (type == NFT_MSG_NEWGEN) {
+		end_transaction(m, &at);
+		return MNL_CB_OK;
+	}
+	const char *table = attr_str(at.a[1]);
+	if (g->nfgen_family != NFPROTO_INET || !table || strcmp(table, m->table) != 0)
+		return MNL_CB_OK;
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
+		if (changes[i].msg == type)
+			note_change(m, &changes[i], &at);
+	return MNL_CB_OK;
+}
+
+int seg_nftmon_open(const char *table, seg_tamper_fn fn, void *ctx, struct seg_nftmon **ret)
+{
+	struct seg_nftmon *m = calloc(1, sizeof(*m));
+	unsigned grp = NFNLGRP_NFTABLES;
+	int bufsz = 4 << 20, r;
+
+	if (!m || !(m->table = strdup(table)) || !(m->buf = malloc(MNL_SOCKET_BUFFER_SIZE))) {
+		seg_nftmon_close(m);
+		return -ENOMEM;
+	}
+	m->fn = fn;
+	m->ctx = ctx;
+	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!m->nl || mnl_socket_bind(m->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_setsockopt(m->nl, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
+		r = -errno;
+		seg_nftmon_close(m);
+		return r;
+	}
+	/* big transactions produce one event per element: make room (needs CAP_NET_ADMIN) */
+	setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz));
+	*ret = m;
+	return 0;
+}
+
+void seg_nftmon_close(struct seg_nftmon *m)
+{
+	if (!m)
+		return;
+	if (m->nl)
+		mnl_socket_close(m->nl);
+	free(m->table);
+	free(m->buf);
+	free(m);
+}
+
+int seg_nftmon_fd(const struct seg_nftmon *m)
+{
+	return mnl_socket_get_fd(m->nl);
+}
+
+int seg_nftmon_dispatch(struct seg_nftmon *m)
+{
+	for (int round = 0; round < 256; round++) {
+		ssize_t n = mnl_socket_recvfrom(m->nl, m->buf, MNL_SOCKET_BUFFER_SIZE);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0 && errno == ENOBUFS) {
+			/* events were lost: we cannot tell who changed what, so say so */
+			m->what[0] = '\0';
+			m->n_changes = 0;
+			m->fn("nftables events were lost (socket overflow)", "unknown", 1, m->ctx);
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		mnl_cb_run(m->buf, (size_t)n, 0, 0, on_event, m);
+	}
+	return 0;
+}
+
+uint32_t seg_nftmon_generation(const struct seg_nftmon *m)
+{
+	return m->gen;
+}

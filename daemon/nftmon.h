@@ -1,0 +1,29 @@
+/*
+ * nftmon.h - tamper detection: nftables change events (NFNLGRP_NFTABLES) for
+ * segd's table that were committed by another process.
+ *
+ * The kernel ends every transaction with a NEWGEN event carrying the
+ * committing process's pid; events for our table seen since the previous
+ * NEWGEN are attributed to it. Our own commits (our pid) are ignored.
+ */
+#ifndef SEGD_NFTMON_H
+#define SEGD_NFTMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct seg_nftmon;
+
+/* what: "rule deleted from chain 'forward'; set 'c4_x' elements deleted";
+ * who: "nft (pid 1234)"; lost: the event socket overflowed, changes unknown. */
+typedef void (*seg_tamper_fn)(const char *what, const char *who, int lost, void *ctx);
+
+int seg_nftmon_open(const char *table, seg_tamper_fn fn, void *ctx, struct seg_nftmon **ret);
+void seg_nftmon_close(struct seg_nftmon *m);
+int seg_nftmon_fd(const struct seg_nftmon *m);
+/* Reads pending events without blocking. */
+int seg_nftmon_dispatch(struct seg_nftmon *m);
+/* The last generation id the kernel announced (0 before any). */
+uint32_t seg_nftmon_generation(const struct seg_nftmon *m);
+
+#endif
