@@ -272,7 +272,11 @@ def save_plan(plan, path):
 
 def load_plan(path):
     with open(path) as f:
-        return json.load(f)
+        plan = json.load(f)
+    for z in plan['zones']:          # JSON turned the family keys into strings
+        for k in ('gw', 'ordinary', 'net'):
+            z[k] = {int(f): v for f, v in z[k].items()}
+    return plan
 
 # ---------------------------------------------------------------- lab queries
 
@@ -598,8 +602,6 @@ class Engine:
         s.setblocking(False)
         if proto in ('tcp', 'udp'):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.setsockopt(socket.SOL_IP if fam == 4 else socket.SOL_IPV6,
-                         socket.IP_FREEBIND if fam == 4 else 78, 1)   # IPV6_FREEBIND
         s.bind((p['src'], 0))
         ident = (p.get('icmp_id_base', 0x4000) + i) & 0xffff
         st = {'sock': s, 'proto': proto, 'token': token, 'fam': fam, 'buf': b'', 'done': False,
