@@ -1,0 +1,1113 @@
+/*
+ * compile.c - configuration model -> plan (plan.h).
+ *
+ * The ruleset enforces decide.h's policy, in its order:
+ *
+ *   forward:  iifname . oifname vmap @pairs    (a zoned pair -> goto p.<a>.<b>)
+ *             unzoned interface on either side -> drop "U"
+ *   p.<a>.<b>: source outside zone a           -> drop "S"
+ *             a == b                           -> accept
+ *             model rule 1 pair                -> drop "M" (before any conduit)
+ *             conduit a->b holds the packet    -> accept (header lookups)
+ *             reply of a conduit b->a, checked against the CURRENT b->a sets
+ *             with the reply's header reversed -> accept
+ *             ICMP errors of such connections  -> accept
+ *             otherwise                        -> drop "D"
+ *   input:    iifname vmap @izones             (zoned iif -> goto in.<z>;
+ *             unzoned iif: policy accept, the host's firewall governs)
+ *   in.<z>:   ICMPv6 neighbour discovery       -> accept
+ *             source outside zone z            -> drop "S"
+ *             replies of the gateway's own connections -> accept
+ *             gateway_services of z            -> accept
+ *             otherwise                        -> drop "G"
+ *
+ * No `ct state established accept` shortcut: every packet of a connection is
+ * judged against the current sets, so an atomic swap that removes a conduit
+ * stops its connections at once and keeps the ones both versions allow.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "decide.h"
+#include "plan.h"
+
+#define MAX_PLAN_ELEMS 8000000u   /* all sets together: keeps a batch < 2 GiB */
+
+enum shape { SH_PORT, SH_PROTO, SH_ANY, SH_COUNT };
+
+struct shape_desc {
+	const char *tag;
+	size_t n;
+	enum seg_field orig[2][SEG_PLAN_MAX_FIELDS];   /* [family v4/v6] */
+	enum seg_field reply[2][SEG_PLAN_MAX_FIELDS];
+};
+
+#define A4 SEG_F_IP_SADDR, SEG_F_IP_DADDR
+#define R4 SEG_F_IP_DADDR, SEG_F_IP_SADDR
+#define A6 SEG_F_IP6_SADDR, SEG_F_IP6_DADDR
+#define R6 SEG_F_IP6_DADDR, SEG_F_IP6_SADDR
+static const struct shape_desc shapes[SH_COUNT] = {
+	[SH_PORT]  = { "p", 4, { { A4, SEG_F_L4PROTO, SEG_F_TH_DPORT }, { A6, SEG_F_L4PROTO, SEG_F_TH_DPORT } },
+		       { { R4, SEG_F_L4PROTO, SEG_F_TH_SPORT }, { R6, SEG_F_L4PROTO, SEG_F_TH_SPORT } } },
+	[SH_PROTO] = { "l", 3, { { A4, SEG_F_L4PROTO }, { A6, SEG_F_L4PROTO } },
+		       { { R4, SEG_F_L4PROTO }, { R6, SEG_F_L4PROTO } } },
+	[SH_ANY]   = { "a", 2, { { A4 }, { A6 } }, { { R4 }, { R6 } } },
+};
+#undef A4
+#undef R4
+#undef A6
+#undef R6
+
+/* An element vector not yet owned by a set. */
+struct evec {
+	struct seg_plan_elem *v;
+	size_t n, cap;
+	int line;
+};
+
+struct cctx {
+	const struct seg_config *cfg;
+	const struct seg_zonemap *map;
+	struct seg_plan *plan;
+	size_t nz;
+	struct evec *buckets;        /* [a][b][fam][shape][interval] */
+	int32_t *zset;               /* [zone][fam]: index of z4./z6. set or -1 */
+	size_t total;
+};
+
+static size_t bucket_index(const struct cctx *c, size_t a, size_t b, int fam, int sh, int iv)
+{
+	return ((((a * c->nz + b) * 2 + (size_t)fam) * SH_COUNT + (size_t)sh) * 2) + (size_t)iv;
+}
+
+/* ---- key geometry ---- */
+
+static const size_t ktype_len[SEG_KT_COUNT] = {
+	[SEG_KT_IFNAME] = 16, [SEG_KT_IPV4] = 4, [SEG_KT_IPV6] = 16,
+	[SEG_KT_PROTO] = 1, [SEG_KT_PORT] = 2, [SEG_KT_ICMPV6_TYPE] = 1,
+};
+
+static const enum seg_ktype field_ktype[SEG_F_COUNT] = {
+	[SEG_F_IIFNAME] = SEG_KT_IFNAME, [SEG_F_OIFNAME] = SEG_KT_IFNAME,
+	[SEG_F_IP_SADDR] = SEG_KT_IPV4, [SEG_F_IP_DADDR] = SEG_KT_IPV4,
+	[SEG_F_IP6_SADDR] = SEG_KT_IPV6, [SEG_F_IP6_DADDR] = SEG_KT_IPV6,
+	[SEG_F_L4PROTO] = SEG_KT_PROTO,
+	[SEG_F_TH_SPORT] = SEG_KT_PORT, [SEG_F_TH_DPORT] = SEG_KT_PORT,
+	[SEG_F_ICMPV6_TYPE] = SEG_KT_ICMPV6_TYPE,
+};
+
+size_t seg_ktype_len(enum seg_ktype t)
+{
+	return (unsigned)t < SEG_KT_COUNT ? ktype_len[t] : 0;
+}
+
+enum seg_ktype seg_field_ktype(enum seg_field f)
+{
+	return field_ktype[f];
+}
+
+/* Components of a concatenation sit in 32-bit registers; a lone one is not padded. */
+size_t seg_set_key_off(const struct seg_plan_set *s, size_t i)
+{
+	size_t off = 0;
+
+	for (size_t k = 0; k < i; k++)
+		off += (seg_ktype_len(s->key[k]) + 3) & ~(size_t)3;
+	return off;
+}
+
+size_t seg_set_key_len(const struct seg_plan_set *s)
+{
+	if (s->n_key == 1)
+		return seg_ktype_len(s->key[0]);
+	return seg_set_key_off(s, s->n_key);
+}
+
+/* ---- small builders ---- */
+
+static uint32_t fnv1a(uint32_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	while (ncap < need)
+		ncap *= 2;
+	void *n = reallocarray(*v, ncap, size);
+	if (!n)
+		return -ENOMEM;
+	memset((char *)n + *cap * size, 0, (ncap - *cap) * size);
+	*v = n;
+	*cap = ncap;
+	return 0;
+}
+
+__attribute__((format(printf, 1, 2)))
+static char *strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return r < 0 ? NULL : s;
+}
+
+static int evec_push(struct evec *v, const struct seg_plan_elem *e)
+{
+	if (grow((void **)&v->v, &v->cap, v->n + 1, sizeof(*v->v)) < 0)
+		return -ENOMEM;
+	v->v[v->n++] = *e;
+	return 0;
+}
+
+/* Takes ownership of name (freed on failure). Returns the set index or -errno. */
+static int32_t add_set(struct seg_plan *p, char *name, const enum seg_ktype *key, size_t n_key,
+		       bool interval, bool vmap, int line)
+{
+	if (!name || grow((void **)&p->sets, &p->cap_sets, p->n_sets + 1, sizeof(*p->sets)) < 0) {
+		free(name);
+		return -ENOMEM;
+	}
+	struct seg_plan_set *s = &p->sets[p->n_sets];
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	memcpy(s->key, key, n_key * sizeof(*key));
+	s->n_key = n_key;
+	s->interval = interval;
+	s->vmap = vmap;
+	s->line = line;
+	return (int32_t)p->n_sets++;
+}
+
+static int32_t add_chain(struct seg_plan *p, char *name, enum seg_plan_hook hook, bool drop)
+{
+	if (!name || grow((void **)&p->chains, &p->cap_chains, p->n_chains + 1, sizeof(*p->chains)) < 0) {
+		free(name);
+		return -ENOMEM;
+	}
+	struct seg_plan_chain *c = &p->chains[p->n_chains];
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	c->hook = hook;
+	c->policy_drop = drop;
+	return (int32_t)p->n_chains++;
+}
+
+static struct seg_plan_rule *add_rule(struct seg_plan *p, uint32_t chain, enum seg_plan_action a, int line)
+{
+	struct seg_plan_chain *c = &p->chains[chain];
+
+	if (grow((void **)&c->rules, &c->cap, c->n_rules + 1, sizeof(*c->rules)) < 0)
+		return NULL;
+	struct seg_plan_rule *r = &c->rules[c->n_rules++];
+	memset(r, 0, sizeof(*r));
+	r->action = a;
+	r->line = line;
+	return r;
+}
+
+static void cond_lookup(struct seg_plan_rule *r, enum seg_cond_kind kind, uint32_t set, bool invert,
+			const enum seg_field *f, size_t n)
+{
+	struct seg_plan_cond *c = &r->c[r->n_c++];
+
+	c->kind = kind;
+	c->set = set;
+	c->invert = invert;
+	memcpy(c->f, f, n * sizeof(*f));
+	c->n_f = n;
+}
+
+static void cond_simple(struct seg_plan_rule *r, enum seg_cond_kind kind, int arg)
+{
+	struct seg_plan_cond *c = &r->c[r->n_c++];
+
+	c->kind = kind;
+	c->arg = arg;
+}
+
+/* A drop rule: counter, log with the event prefix, drop. */
+static struct seg_plan_rule *add_drop(struct seg_plan *p, uint32_t chain, char ev,
+				      const char *from, const char *to, int line)
+{
+	struct seg_plan_rule *r = add_rule(p, chain, SEG_A_DROP, line);
+
+	if (!r)
+		return NULL;
+	r->log_prefix = strf("segd %c %s %s", ev, from ? from : "-", to ? to : "-");
+	return r->log_prefix ? r : NULL;
+}
+
+/* ---- element keys ---- */
+
+static void put_range(struct seg_plan_elem *e, size_t off, const uint8_t *lo, const uint8_t *hi, size_t len)
+{
+	memcpy(e->lo + off, lo, len);
+	memcpy(e->hi + off, hi, len);
+}
+
+static void put_value(struct seg_plan_elem *e, size_t off, const void *v, size_t len)
+{
+	put_range(e, off, v, v, len);
+}
+
+static bool range_exact(const uint8_t *lo, const uint8_t *hi, size_t len)
+{
+	return memcmp(lo, hi, len) == 0;
+}
+
+/* Big-endian arithmetic on one key component; false on wrap. */
+static bool comp_inc(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (++a[i] != 0)
+			return true;
+	return false;
+}
+
+static bool comp_dec(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (a[i]-- != 0)
+			return true;
+	return false;
+}
+
+/* qsort_r context: the key length of the set being sorted. */
+static int cmp_elem(const void *pa, const void *pb, void *ctx)
+{
+	const struct seg_plan_elem *a = pa, *b = pb;
+	size_t len = *(const size_t *)ctx;
+	int r = memcmp(a->lo, b->lo, len);
+
+	if (r == 0)
+		r = memcmp(a->hi, b->hi, len);
+	if (r == 0)
+		r = (a->line > b->line) - (a->line < b->line);
+	return r;
+}
+
+struct geom {
+	size_t n, keylen;
+	size_t off[SEG_PLAN_MAX_FIELDS], len[SEG_PLAN_MAX_FIELDS];
+};
+
+static void geom_of(const struct seg_plan_set *s, struct geom *g)
+{
+	g->n = s->n_key;
+	g->keylen = seg_set_key_len(s);
+	for (size_t i = 0; i < s->n_key; i++) {
+		g->off[i] = seg_set_key_off(s, i);
+		g->len[i] = seg_ktype_len(s->key[i]);
+	}
+}
+
+static bool boxes_overlap(const struct geom *g, const struct seg_plan_elem *a, const struct seg_plan_elem *b)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		size_t o = g->off[i], l = g->len[i];
+		if (memcmp(a->lo + o, b->hi + o, l) > 0 || memcmp(b->lo + o, a->hi + o, l) > 0)
+			return false;
+	}
+	return true;
+}
+
+/* Pushes the pieces of a minus b (which overlap) to out: one slab below and
+ * one above b per dimension, so the pieces are disjoint from b and each other. */
+static int box_subtract(const struct geom *g, struct seg_plan_elem a, const struct seg_plan_elem *b,
+			struct evec *out)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		size_t o = g->off[i], l = g->len[i];
+		if (memcmp(a.lo + o, b->lo + o, l) < 0) {
+			struct seg_plan_elem piece = a;
+			memcpy(piece.hi + o, b->lo + o, l);
+			comp_dec(piece.hi + o, l);
+			if (evec_push(out, &piece) < 0)
+				return -ENOMEM;
+			memcpy(a.lo + o, b->lo + o, l);
+		}
+		if (memcmp(a.hi + o, b->hi + o, l) > 0) {
+			struct seg_plan_elem piece = a;
+			memcpy(piece.lo + o, b->hi + o, l);
+			comp_inc(piece.lo + o, l);
+			if (evec_push(out, &piece) < 0)
+				return -ENOMEM;
+			memcpy(a.hi + o, b->hi + o, l);
+		}
+	}
+	return 0;
+}
+
+/* Cuts one new box against the disjoint pieces already kept (only those
+ * whose first dimension can still reach it: 'active'). */
+static int cut_box(const struct geom *g, const struct evec *kept, const size_t *active, size_t n_active,
+		   struct evec *work)
+{
+	struct evec next = { 0 };
+	int r = 0;
+
+	for (size_t k = 0; k < n_active && work->n > 0 && r == 0; k++) {
+		const struct seg_plan_elem *p = &kept->v[active[k]];
+		next.n = 0;
+		for (size_t w = 0; w < work->n && r == 0; w++) {
+			if (boxes_overlap(g, &work->v[w], p))
+				r = box_subtract(g, work->v[w], p, &next);
+			else
+				r = evec_push(&next, &work->v[w]);
+		}
+		struct evec t = *work;
+		*work = next;
+		next = t;
+	}
+	free(next.v);
+	return r;
+}
+
+/* Interval sets of concatenations (pipapo) refuse a box whose corner falls in
+ * another box, so overlapping entries (two conduits, tcp/1-100 and tcp/50)
+ * become disjoint pieces covering the same union. Input sorted by lo. */
+static int make_disjoint(const struct geom *g, struct evec *in)
+{
+	struct evec kept = { 0 }, work = { 0 };
+	size_t *active = NULL, n_active = 0, cap_active = 0;
+	size_t l0 = g->len[0];
+	int r = 0;
+
+	for (size_t i = 0; i < in->n && r == 0; i++) {
+		size_t out = 0;
+		for (size_t k = 0; k < n_active; k++)     /* retire pieces left behind */
+			if (memcmp(kept.v[active[k]].hi, in->v[i].lo, l0) >= 0)
+				active[out++] = active[k];
+		n_active = out;
+		work.n = 0;
+		r = evec_push(&work, &in->v[i]);
+		if (r == 0)
+			r = cut_box(g, &kept, active, n_active, &work);
+		for (size_t w = 0; w < work.n && r == 0; w++) {
+			r = grow((void **)&active, &cap_active, n_active + 1, sizeof(*active));
+			if (r == 0)
+				r = evec_push(&kept, &work.v[w]);
+			if (r == 0)
+				active[n_active++] = kept.n - 1;
+		}
+	}
+	free(work.v);
+	free(active);
+	if (r < 0) {
+		free(kept.v);
+		return r;
+	}
+	free(in->v);
+	*in = kept;
+	return 0;
+}
+
+/* One-dimensional interval sets (rbtree): merge overlapping and adjacent ranges. */
+static void merge_ranges(const struct geom *g, struct evec *v)
+{
+	size_t out = 0, l = g->len[0];
+
+	for (size_t i = 0; i < v->n; i++) {
+		if (out > 0) {
+			struct seg_plan_elem *last = &v->v[out - 1];
+			uint8_t next[16];
+			memcpy(next, last->hi, l);
+			bool wrap = !comp_inc(next, l);
+			if (wrap || memcmp(v->v[i].lo, next, l) <= 0) {
+				if (memcmp(v->v[i].hi, last->hi, l) > 0)
+					memcpy(last->hi, v->v[i].hi, l);
+				continue;
+			}
+		}
+		v->v[out++] = v->v[i];
+	}
+	v->n = out;
+}
+
+static void dedupe_exact(const struct geom *g, struct evec *v)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < v->n; i++)
+		if (out == 0 || memcmp(v->v[out - 1].lo, v->v[i].lo, g->keylen) != 0)
+			v->v[out++] = v->v[i];
+	v->n = out;
+}
+
+/* Sorts, removes duplicates or overlaps, stamps ids, and hands the elements to the set. */
+static int finish_set(struct seg_plan_set *s, struct evec *v)
+{
+	struct geom g;
+	int r = 0;
+
+	geom_of(s, &g);
+	qsort_r(v->v, v->n, sizeof(*v->v), cmp_elem, &g.keylen);
+	if (!s->interval)
+		dedupe_exact(&g, v);
+	else if (g.n == 1)
+		merge_ranges(&g, v);
+	else if ((r = make_disjoint(&g, v)) == 0)
+		qsort_r(v->v, v->n, sizeof(*v->v), cmp_elem, &g.keylen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < v->n; i++) {
+		uint32_t h = fnv1a(2166136261u, s->name, strlen(s->name));
+		h = fnv1a(h, v->v[i].lo, g.keylen);
+		v->v[i].id = fnv1a(h, v->v[i].hi, g.keylen);
+	}
+	s->elems = v->v;
+	s->n_elems = s->cap = v->n;
+	*v = (struct evec){ 0 };
+	return 0;
+}
+
+/* ---- address sides of a conduit ---- */
+
+struct side {
+	int fam;                     /* 0: IPv4, 1: IPv6 */
+	uint8_t lo[16], hi[16];
+};
+
+struct sides {
+	struct side *v;
+	size_t n, cap;
+	int err;
+};
+
+static size_t fam_width(int fam)
+{
+	return fam == 0 ? 4 : 16;
+}
+
+static void collect_range(const struct seg_range *r, void *ctx)
+{
+	struct sides *s = ctx;
+
+	if (s->err || (s->err = grow((void **)&s->v, &s->cap, s->n + 1, sizeof(*s->v))) < 0)
+		return;
+	struct side *d = &s->v[s->n];
+	size_t w = r->family == AF_INET ? 4 : 16;
+	d->fam = r->family == AF_INET ? 0 : 1;
+	memcpy(d->lo, r->lo, w);
+	memcpy(d->hi, r->hi, w);
+	/* zonemap splits a zone around more specific networks of other zones;
+	 * pieces that touch are one range to the kernel */
+	if (s->n > 0 && s->v[s->n - 1].fam == d->fam) {
+		struct side *p = &s->v[s->n - 1];
+		uint8_t next[16];
+		memcpy(next, p->hi, w);
+		if (comp_inc(next, w) && memcmp(next, d->lo, w) == 0) {
+			memcpy(p->hi, d->hi, w);
+			return;
+		}
+	}
+	s->n++;
+}
+
+static int zone_sides(const struct seg_zonemap *map, size_t zone, struct sides *out)
+{
+	out->n = 0;
+	out->err = 0;
+	seg_zonemap_each(map, (int)zone, AF_INET, collect_range, out);
+	seg_zonemap_each(map, (int)zone, AF_INET6, collect_range, out);
+	return out->err;
+}
+
+static int prefix_sides(const struct seg_prefix *v, size_t n, struct sides *out)
+{
+	out->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v)) < 0)
+			return -ENOMEM;
+		struct side *d = &out->v[out->n++];
+		d->fam = v[i].family == AF_INET ? 0 : 1;
+		size_t w = fam_width(d->fam);
+		for (size_t b = 0; b < w; b++) {
+			unsigned bits = v[i].len >= 8 * (b + 1) ? 8 : v[i].len > 8 * b ? v[i].len - 8 * b : 0;
+			uint8_t mask = (uint8_t)(0xff00u >> bits);
+			d->lo[b] = v[i].addr[b] & mask;
+			d->hi[b] = (uint8_t)(d->lo[b] | (uint8_t)~mask);
+		}
+	}
+	return 0;
+}
+
+/* The conduit side as the policy means it: the named prefixes, or the zone. */
+static int conduit_sides(const struct cctx *c, const struct seg_prefix *v, size_t n, size_t zone,
+			 struct sides *out)
+{
+	return n > 0 ? prefix_sides(v, n, out) : zone_sides(c->map, zone, out);
+}
+
+/* ---- conduits -> bucketed elements ---- */
+
+static const uint8_t svc_proto[SEG_PROTO_COUNT] = {
+	[SEG_PROTO_TCP] = 6, [SEG_PROTO_UDP] = 17, [SEG_PROTO_ICMP] = 1, [SEG_PROTO_ICMPV6] = 58,
+};
+
+static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct side *s,
+		      const struct side *d, const struct seg_service *sv)
+{
+	struct seg_plan_elem e = { .line = k->line };
+	size_t w = fam_width(s->fam), aoff = w;        /* second address at offset w (4-aligned) */
+	bool exact = range_exact(s->lo, s->hi, w) && range_exact(d->lo, d->hi, w);
+	int sh = sv->proto == SEG_PROTO_ANY ? SH_ANY :
+		 (sv->proto == SEG_PROTO_TCP || sv->proto == SEG_PROTO_UDP) ? SH_PORT : SH_PROTO;
+
+	put_range(&e, 0, s->lo, s->hi, w);
+	put_range(&e, aoff, d->lo, d->hi, w);
+	if (sh != SH_ANY)
+		put_value(&e, 2 * w, &svc_proto[sv->proto], 1);
+	if (sh == SH_PORT) {
+		uint8_t lo[2] = { (uint8_t)(sv->port_lo >> 8), (uint8_t)sv->port_lo };
+		uint8_t hi[2] = { (uint8_t)(sv->port_hi >> 8), (uint8_t)sv->port_hi };
+		put_range(&e, 2 * w + 4, lo, hi, 2);
+		exact = exact && sv->port_lo == sv->port_hi;
+	}
+	if (++c->total > MAX_PLAN_ELEMS)
+		return -E2BIG;
+	struct evec *b = &c->buckets[bucket_index(c, k->from, k->to, s->fam, sh, !exact)];
+	if (b->n == 0)
+		b->line = k->line;
+	return evec_push(b, &e);
+}
+
+static int expand_conduit(struct cctx *c, const struct seg_conduit *k, struct sides *src, struct sides *dst)
+{
+	int r = conduit_sides(c, k->srcs, k->n_srcs, k->from, src);
+
+	if (r == 0)
+		r = conduit_sides(c, k->dsts, k->n_dsts, k->to, dst);
+	for (size_t i = 0; i < src->n && r == 0; i++)
+		for (size_t j = 0; j < dst->n && r == 0; j++) {
+			if (src->v[i].fam != dst->v[j].fam)
+				continue;
+			for (size_t s = 0; s < k->n_services && r == 0; s++)
+				r = emit_entry(c, k, &src->v[i], &dst->v[j], &k->services[s]);
+		}
+	return r;
+}
+
+static bool zone_has_ifaces(const struct seg_config *cfg, size_t z)
+{
+	return cfg->zones[z].n_ifaces > 0;
+}
+
+static int expand_conduits(struct cctx *c)
+{
+	struct sides src = { 0 }, dst = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; i < c->cfg->n_conduits && r == 0; i++) {
+		const struct seg_conduit *k = &c->cfg->conduits[i];
+		if (k->expired) {
+			c->plan->counts.conduits_expired++;
+			continue;
+		}
+		/* a guarded pair, or a zone without interfaces: no packet can reach it */
+		if (seg_zone_pair_guarded(c->cfg, k->from, k->to) || k->from == k->to ||
+		    !zone_has_ifaces(c->cfg, k->from) || !zone_has_ifaces(c->cfg, k->to)) {
+			c->plan->counts.conduits_unreachable++;
+			continue;
+		}
+		r = expand_conduit(c, k, &src, &dst);
+		c->plan->counts.conduits_installed++;
+	}
+	free(src.v);
+	free(dst.v);
+	return r;
+}
+
+/* ---- sets ---- */
+
+/* Creates the set only when it has elements; returns its index, -1 when
+ * empty, or -errno. Takes ownership of name and of v's elements. */
+static int32_t set_from(struct cctx *c, char *name, const enum seg_ktype *key, size_t n_key,
+			bool interval, struct evec *v)
+{
+	if (v->n == 0) {
+		free(name);
+		return -1;
+	}
+	int32_t si = add_set(c->plan, name, key, n_key, interval, false, v->line);
+	if (si < 0)
+		return si;
+	int r = finish_set(&c->plan->sets[si], v);
+	return r < 0 ? r : si;
+}
+
+static int add_nd_set(struct cctx *c, int32_t *ret)
+{
+	static const enum seg_ktype key[] = { SEG_KT_ICMPV6_TYPE };
+	struct evec v = { 0 };
+	int r = 0;
+
+	for (uint8_t t = 133; t <= 136 && r == 0; t++) {       /* RS, RA, NS, NA */
+		struct seg_plan_elem e = { 0 };
+		put_value(&e, 0, &t, 1);
+		r = evec_push(&v, &e);
+	}
+	int32_t si = r < 0 ? r : set_from(c, strf("nd"), key, 1, false, &v);
+	free(v.v);
+	*ret = si;
+	return si < 0 ? si : 0;
+}
+
+static int add_zone_sets(struct cctx *c, size_t z)
+{
+	static const enum seg_ktype k4[] = { SEG_KT_IPV4 }, k6[] = { SEG_KT_IPV6 };
+	struct sides s = { 0 };
+	struct evec v[2] = { { 0 }, { 0 } };
+	int r = zone_sides(c->map, z, &s);
+
+	for (size_t i = 0; i < s.n && r == 0; i++) {
+		struct seg_plan_elem e = { .line = c->cfg->zones[z].line };
+		put_range(&e, 0, s.v[i].lo, s.v[i].hi, fam_width(s.v[i].fam));
+		v[s.v[i].fam].line = e.line;
+		r = evec_push(&v[s.v[i].fam], &e);
+	}
+	for (int f = 0; f < 2 && r == 0; f++) {
+		int32_t si = set_from(c, strf("z%d.%s", f ? 6 : 4, c->cfg->zones[z].name),
+				      f ? k6 : k4, 1, true, &v[f]);
+		r = si < -1 ? si : 0;
+		c->zset[z * 2 + (size_t)f] = si;
+	}
+	free(s.v);
+	free(v[0].v);
+	free(v[1].v);
+	return r;
+}
+
+/* Gateway services of a zone: [0] proto.port exact, [1] proto.port ranges, [2] proto. */
+static int add_gw_sets(struct cctx *c, size_t z, int32_t gset[3], bool *any)
+{
+	static const enum seg_ktype kp[] = { SEG_KT_PROTO, SEG_KT_PORT }, kl[] = { SEG_KT_PROTO };
+	static const char *const tag[3] = { "p", "pi", "l" };
+	const struct seg_zone *zn = &c->cfg->zones[z];
+	struct evec v[3] = { { 0 }, { 0 }, { 0 } };
+	int r = 0;
+
+	*any = false;
+	for (size_t i = 0; i < zn->n_gw_services && r == 0; i++) {
+		const struct seg_service *sv = &zn->gw_services[i];
+		struct seg_plan_elem e = { .line = sv->line };
+		int which = 2;
+		if (sv->proto == SEG_PROTO_ANY) {
+			*any = true;
+			continue;
+		}
+		put_value(&e, 0, &svc_proto[sv->proto], 1);
+		if (sv->proto == SEG_PROTO_TCP || sv->proto == SEG_PROTO_UDP) {
+			uint8_t lo[2] = { (uint8_t)(sv->port_lo >> 8), (uint8_t)sv->port_lo };
+			uint8_t hi[2] = { (uint8_t)(sv->port_hi >> 8), (uint8_t)sv->port_hi };
+			put_range(&e, 4, lo, hi, 2);
+			which = sv->port_lo == sv->port_hi ? 0 : 1;
+		}
+		v[which].line = v[which].line ? v[which].line : sv->line;
+		r = evec_push(&v[which], &e);
+	}
+	for (int k = 0; k < 3; k++) {
+		gset[k] = r < 0 ? -1 : set_from(c, strf("g.%s.%s", zn->name, tag[k]), k == 2 ? kl : kp,
+						k == 2 ? 1 : 2, k == 1, &v[k]);
+		if (gset[k] < -1)
+			r = gset[k];
+		free(v[k].v);
+	}
+	return r;
+}
+
+static void shape_ktypes(int sh, int fam, enum seg_ktype *k)
+{
+	enum seg_ktype a = fam ? SEG_KT_IPV6 : SEG_KT_IPV4;
+	enum seg_ktype all[4] = { a, a, SEG_KT_PROTO, SEG_KT_PORT };
+
+	memcpy(k, all, sizeof(all));
+	(void)sh;
+}
+
+/* Creates the conduit sets of pair a->b; cset[fam][shape][interval] = index or -1. */
+static int add_pair_sets(struct cctx *c, size_t a, size_t b, int32_t cset[2][SH_COUNT][2])
+{
+	int r = 0;
+
+	for (int f = 0; f < 2; f++)
+		for (int sh = 0; sh < SH_COUNT; sh++)
+			for (int iv = 0; iv < 2; iv++) {
+				struct evec *v = &c->buckets[bucket_index(c, a, b, f, sh, iv)];
+				enum seg_ktype k[4];
+				shape_ktypes(sh, f, k);
+				cset[f][sh][iv] = r < 0 ? -1 :
+					set_from(c, strf("c%d%s%s.%s.%s", f ? 6 : 4, shapes[sh].tag, iv ? "i" : "",
+							 c->cfg->zones[a].name, c->cfg->zones[b].name),
+						 k, shapes[sh].n, iv, v);
+				if (cset[f][sh][iv] < -1)
+					r = cset[f][sh][iv];
+				free(v->v);
+				*v = (struct evec){ 0 };
+			}
+	return r;
+}
+
+static int add_iface_maps(struct cctx *c, const int32_t *zin, const int32_t *pch, int32_t *izones,
+			  int32_t *pairs)
+{
+	static const enum seg_ktype k1[] = { SEG_KT_IFNAME }, k2[] = { SEG_KT_IFNAME, SEG_KT_IFNAME };
+	const struct seg_config *cfg = c->cfg;
+	struct evec v1 = { 0 }, v2 = { 0 };
+	int r = 0;
+
+	for (size_t a = 0; a < cfg->n_zones; a++)
+		for (size_t i = 0; i < cfg->zones[a].n_ifaces && r == 0; i++) {
+			const char *in = cfg->zones[a].ifaces[i];
+			struct seg_plan_elem e = { .verdict = SEG_V_GOTO, .chain = (uint32_t)zin[a],
+						   .line = cfg->zones[a].line };
+			strncpy((char *)e.lo, in, SEG_IFNAMSIZ - 1);
+			memcpy(e.hi, e.lo, SEG_IFNAMSIZ);
+			r = evec_push(&v1, &e);
+			for (size_t b = 0; b < cfg->n_zones && r == 0; b++)
+				for (size_t j = 0; j < cfg->zones[b].n_ifaces && r == 0; j++) {
+					e.chain = (uint32_t)pch[a * c->nz + b];
+					strncpy((char *)e.lo + 16, cfg->zones[b].ifaces[j], SEG_IFNAMSIZ - 1);
+					memcpy(e.hi, e.lo, 32);
+					r = evec_push(&v2, &e);
+					memset(e.lo + 16, 0, 16);
+				}
+		}
+	v1.line = v2.line = 0;
+	*izones = r < 0 ? r : set_from(c, strf("izones"), k1, 1, false, &v1);
+	*pairs = r < 0 || *izones < -1 ? -1 : set_from(c, strf("pairs"), k2, 2, false, &v2);
+	for (int32_t *m = izones; r == 0 && m; m = m == izones ? pairs : NULL)
+		if (*m >= 0)
+			c->plan->sets[*m].vmap = true;
+		else if (*m < -1)
+			r = *m;
+	free(v1.v);
+	free(v2.v);
+	return r;
+}
+
+/* ---- rules ---- */
+
+static int add_spoof(struct cctx *c, uint32_t chain, size_t z, const char *to)
+{
+	static const enum seg_field saddr[2] = { SEG_F_IP_SADDR, SEG_F_IP6_SADDR };
+	const struct seg_zone *zn = &c->cfg->zones[z];
+
+	for (int f = 0; f < 2; f++) {
+		struct seg_plan_rule *r = add_drop(c->plan, chain, 'S', zn->name, to, zn->line);
+		if (!r)
+			return -ENOMEM;
+		int32_t si = c->zset[z * 2 + (size_t)f];
+		if (si >= 0)
+			cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, true, &saddr[f], 1);
+		else                 /* the zone has no address of this family at all */
+			cond_simple(r, SEG_C_NFPROTO, f ? 6 : 4);
+	}
+	return 0;
+}
+
+static int fill_input_zone(struct cctx *c, uint32_t chain, size_t z, int32_t nd, const int32_t gset[3], bool any)
+{
+	static const enum seg_field ft[] = { SEG_F_ICMPV6_TYPE }, fp[] = { SEG_F_L4PROTO, SEG_F_TH_DPORT };
+	struct seg_plan *p = c->plan;
+	struct seg_plan_rule *r;
+	int line = c->cfg->zones[z].line;
+
+	if (nd >= 0) {
+		if (!(r = add_rule(p, chain, SEG_A_ACCEPT, 0)))
+			return -ENOMEM;
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)nd, false, ft, 1);
+	}
+	if (add_spoof(c, chain, z, NULL) < 0 || !(r = add_rule(p, chain, SEG_A_ACCEPT, 0)))
+		return -ENOMEM;
+	cond_simple(r, SEG_C_CT_REPLY, 0);     /* replies of the gateway's own connections */
+	for (int k = 0; k < 3; k++) {
+		if (gset[k] < 0)
+			continue;
+		if (!(r = add_rule(p, chain, SEG_A_ACCEPT, p->sets[gset[k]].line)))
+			return -ENOMEM;
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)gset[k], false, fp, k == 2 ? 1 : 2);
+	}
+	if (any && !add_rule(p, chain, SEG_A_ACCEPT, line))
+		return -ENOMEM;
+	return add_drop(p, chain, 'G', c->cfg->zones[z].name, NULL, line) ? 0 : -ENOMEM;
+}
+
+/* Lookups of a pair's conduit sets, as the packet goes (orig) or reversed (reply). */
+static int add_conduit_lookups(struct cctx *c, uint32_t chain, int32_t cset[2][SH_COUNT][2], bool reply,
+			       bool *any)
+{
+	*any = false;
+	for (int f = 0; f < 2; f++)
+		for (int sh = 0; sh < SH_COUNT; sh++)
+			for (int iv = 0; iv < 2; iv++) {
+				int32_t si = cset[f][sh][iv];
+				if (si < 0)
+					continue;
+				struct seg_plan_rule *r = add_rule(c->plan, chain, SEG_A_ACCEPT, c->plan->sets[si].line);
+				if (!r)
+					return -ENOMEM;
+				if (reply)
+					cond_simple(r, SEG_C_CT_REPLY, 0);
+				cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false,
+					    reply ? shapes[sh].reply[f] : shapes[sh].orig[f], shapes[sh].n);
+				*any = true;
+			}
+	return 0;
+}
+
+static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, int32_t *csets)
+{
+	const struct seg_config *cfg = c->cfg;
+	const char *an = cfg->zones[a].name, *bn = cfg->zones[b].name;
+	struct seg_plan_rule *r;
+	bool any_reply;
+
+	if (add_spoof(c, chain, a, bn) < 0)
+		return -ENOMEM;
+	if (a == b)
+		return add_rule(c->plan, chain, SEG_A_ACCEPT, cfg->zones[a].line) ? 0 : -ENOMEM;
+	if (seg_zone_pair_guarded(cfg, a, b))
+		return add_drop(c->plan, chain, 'M', an, bn, 0) ? 0 : -ENOMEM;
+	int32_t (*ab)[SH_COUNT][2] = (int32_t (*)[SH_COUNT][2])&csets[(a * c->nz + b) * 2 * SH_COUNT * 2];
+	int32_t (*ba)[SH_COUNT][2] = (int32_t (*)[SH_COUNT][2])&csets[(b * c->nz + a) * 2 * SH_COUNT * 2];
+	if (add_conduit_lookups(c, chain, ab, false, &any_reply) < 0 ||
+	    add_conduit_lookups(c, chain, ba, true, &any_reply) < 0)
+		return -ENOMEM;
+	if (any_reply) {      /* ICMP errors (PMTU, unreachable) of those connections */
+		if (!(r = add_rule(c->plan, chain, SEG_A_ACCEPT, 0)))
+			return -ENOMEM;
+		cond_simple(r, SEG_C_CT_REPLY, 0);
+		cond_simple(r, SEG_C_CT_RELATED, 0);
+	}
+	return add_drop(c->plan, chain, 'D', an, bn, 0) ? 0 : -ENOMEM;
+}
+
+static uint32_t rule_id(const struct seg_plan *p, const struct seg_plan_chain *ch, const struct seg_plan_rule *r)
+{
+	uint32_t h = fnv1a(2166136261u, ch->name, strlen(ch->name) + 1);
+
+	h = fnv1a(h, &r->action, sizeof(r->action));
+	if (r->log_prefix)
+		h = fnv1a(h, r->log_prefix, strlen(r->log_prefix));
+	for (size_t i = 0; i < r->n_c; i++) {
+		const struct seg_plan_cond *k = &r->c[i];
+		h = fnv1a(h, &k->kind, sizeof(k->kind));
+		h = fnv1a(h, &k->arg, sizeof(k->arg));
+		h = fnv1a(h, &k->invert, sizeof(k->invert));
+		h = fnv1a(h, k->f, k->n_f * sizeof(k->f[0]));
+		if (k->kind == SEG_C_LOOKUP || k->kind == SEG_C_VMAP)
+			h = fnv1a(h, p->sets[k->set].name, strlen(p->sets[k->set].name));
+	}
+	return h;
+}
+
+static void stamp_rules(struct seg_plan *p)
+{
+	p->counts.sets = p->n_sets;
+	p->counts.chains = p->n_chains;
+	for (size_t i = 0; i < p->n_sets; i++)
+		p->counts.elems += p->sets[i].n_elems;
+	for (size_t i = 0; i < p->n_chains; i++)
+		for (size_t j = 0; j < p->chains[i].n_rules; j++) {
+			p->chains[i].rules[j].id = rule_id(p, &p->chains[i], &p->chains[i].rules[j]);
+			p->counts.rules++;
+		}
+}
+
+/* Chains first (empty), so that verdict maps can name them. */
+static int add_chains(struct cctx *c, int32_t *zin, int32_t *pch)
+{
+	const struct seg_config *cfg = c->cfg;
+	int r = 0;
+
+	if (add_chain(c->plan, strf("forward"), SEG_HOOK_FORWARD, true) < 0 ||
+	    add_chain(c->plan, strf("input"), SEG_HOOK_INPUT, false) < 0)
+		return -ENOMEM;
+	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
+		if (zone_has_ifaces(cfg, z) &&
+		    (zin[z] = add_chain(c->plan, strf("in.%s", cfg->zones[z].name), SEG_HOOK_NONE, false)) < 0)
+			r = zin[z];
+	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
+		for (size_t b = 0; b < cfg->n_zones && r == 0; b++) {
+			if (!zone_has_ifaces(cfg, a) || !zone_has_ifaces(cfg, b))
+				continue;
+			int32_t ci = add_chain(c->plan, strf("p.%s.%s", cfg->zones[a].name, cfg->zones[b].name),
+					       SEG_HOOK_NONE, false);
+			pch[a * c->nz + b] = ci;
+			r = ci < 0 ? ci : 0;
+		}
+	return r;
+}
+
+static int add_all_sets(struct cctx *c, int32_t *nd, int32_t *gsets, bool *gany, int32_t *csets)
+{
+	const struct seg_config *cfg = c->cfg;
+	int r = add_nd_set(c, nd);
+
+	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
+		if (zone_has_ifaces(cfg, z))
+			r = add_zone_sets(c, z);
+	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
+		if (zone_has_ifaces(cfg, z))
+			r = add_gw_sets(c, z, &gsets[z * 3], &gany[z]);
+	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
+		for (size_t b = 0; b < cfg->n_zones && r == 0; b++)
+			r = add_pair_sets(c, a, b, (int32_t (*)[SH_COUNT][2])&csets[(a * c->nz + b) * 2 * SH_COUNT * 2]);
+	return r;
+}
+
+static int add_base_rules(struct cctx *c, int32_t izones, int32_t pairs)
+{
+	static const enum seg_field f1[] = { SEG_F_IIFNAME }, f2[] = { SEG_F_IIFNAME, SEG_F_OIFNAME };
+	struct seg_plan_rule *r;
+
+	if (pairs >= 0) {
+		if (!(r = add_rule(c->plan, 0, SEG_A_NONE, 0)))
+			return -ENOMEM;
+		cond_lookup(r, SEG_C_VMAP, (uint32_t)pairs, false, f2, 2);
+	}
+	if (!add_drop(c->plan, 0, 'U', NULL, NULL, 0))
+		return -ENOMEM;
+	if (izones >= 0) {
+		if (!(r = add_rule(c->plan, 1, SEG_A_NONE, 0)))
+			return -ENOMEM;
+		cond_lookup(r, SEG_C_VMAP, (uint32_t)izones, false, f1, 1);
+	}
+	return 0;
+}
+
+struct tables {
+	int32_t *zin, *pch, *gsets, *csets;
+	bool *gany;
+};
+
+static void tables_free(struct tables *t)
+{
+	free(t->zin);
+	free(t->pch);
+	free(t->gsets);
+	free(t->csets);
+	free(t->gany);
+}
+
+static int tables_alloc(struct tables *t, size_t nz)
+{
+	size_t nc = nz * nz * 2 * SH_COUNT * 2;
+
+	t->zin = malloc((nz + 1) * sizeof(int32_t));
+	t->pch = malloc((nz * nz + 1) * sizeof(int32_t));
+	t->gsets = malloc((nz * 3 + 1) * sizeof(int32_t));
+	t->csets = malloc((nc + 1) * sizeof(int32_t));
+	t->gany = calloc(nz + 1, sizeof(bool));
+	if (!t->zin || !t->pch || !t->gsets || !t->csets || !t->gany)
+		return -ENOMEM;
+	memset(t->zin, 0xff, (nz + 1) * sizeof(int32_t));            /* all -1 */
+	memset(t->pch, 0xff, (nz * nz + 1) * sizeof(int32_t));
+	memset(t->gsets, 0xff, (nz * 3 + 1) * sizeof(int32_t));
+	memset(t->csets, 0xff, (nc + 1) * sizeof(int32_t));
+	return 0;
+}
+
+static int fill_rules(struct cctx *c, const struct tables *t, int32_t nd)
+{
+	const struct seg_config *cfg = c->cfg;
+	int r = 0;
+
+	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
+		if (t->zin[z] >= 0)
+			r = fill_input_zone(c, (uint32_t)t->zin[z], z, nd, &t->gsets[z * 3], t->gany[z]);
+	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
+		for (size_t b = 0; b < cfg->n_zones && r == 0; b++)
+			if (t->pch[a * c->nz + b] >= 0)
+				r = fill_pair(c, (uint32_t)t->pch[a * c->nz + b], a, b, t->csets);
+	return r;
+}
+
+static int compile(struct cctx *c)
+{
+	struct tables t = { 0 };
+	int32_t nd = -1, izones = -1, pairs = -1;
+	int r = tables_alloc(&t, c->nz);
+
+	if (r == 0)
+		r = expand_conduits(c);
+	if (r == 0)
+		r = add_chains(c, t.zin, t.pch);
+	if (r == 0)
+		r = add_all_sets(c, &nd, t.gsets, t.gany, t.csets);
+	if (r == 0)
+		r = add_iface_maps(c, t.zin, t.pch, &izones, &pairs);
+	if (r == 0)
+		r = add_base_rules(c, izones, pairs);
+	if (r == 0)
+		r = fill_rules(c, &t, nd);
+	tables_free(&t);
+	return r;
+}
+
+int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map, struct seg_plan **ret)
+{
+	struct seg_plan *p = calloc(1, sizeof(*p));
+	struct cctx c = { .cfg = cfg, .map = map, .plan = p, .nz = cfg->n_zones };
+	size_t nb = c.nz * c.nz * 2 * SH_COUNT * 2;
+	int r = -ENOMEM;
+
+	if (!p)
+		return -ENOMEM;
+	p->log_group = cfg->settings.log_group;
+	p->table = strdup(cfg->settings.table ? cfg->settings.table : "segd");
+	p->file = cfg->file ? strdup(cfg->file) : NULL;
+	c.buckets = calloc(nb + 1, sizeof(*c.buckets));
+	c.zset = malloc((c.nz * 2 + 1) * sizeof(*c.zset));
+	if (p->table && c.buckets && c.zset) {
+		memset(c.zset, 0xff, (c.nz * 2 + 1) * sizeof(*c.zset));
+		r = compile(&c);
+	}
+	for (size_t i = 0; c.buckets && i < nb; i++)
+		free(c.buckets[i].v);
+	free(c.buckets);
+	free(c.zset);
+	if (r < 0) {
+		seg_plan_free(p);
+		return r;
+	}
+	stamp_rules(p);
+	*ret = p;
+	return 0;
+}
+
+void seg_plan_free(struct seg_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->n_sets; i++) {
+		free(plan->sets[i].name);
+		free(plan->sets[i].elems);
+	}
+	for (size_t i = 0; i < plan->n_chains; i++) {
+		for (size_t j = 0; j < plan->chains[i].n_rules; j++)
+			free(plan->chains[i].rules[j].log_prefix);
+		free(plan->chains[i].rules);
+		free(plan->chains[i].name);
+	}
+	free(plan->sets);
+	free(plan->chains);
+	free(plan->table);
+	free(plan->file);
+	free(plan);
+}

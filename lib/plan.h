@@ -1,0 +1,163 @@
+/*
+ * plan.h - the compiled ruleset: the one description of what segd installs.
+ *
+ * compile.c builds a plan from a validated configuration and its zone map;
+ * nft_text.c renders it as `nft -f` text (segctl rules) and nftnl.c as one
+ * netlink batch. Both renderers walk the same typed description (sets with
+ * their elements, chains with rules made of a few typed conditions and one
+ * action), so the printed ruleset and the installed one cannot drift apart.
+ *
+ * Deterministic: the same configuration gives the same plan, byte for byte
+ * (sets and chains in a fixed order, elements sorted). Every element and rule
+ * carries the configuration line it comes from and a stable id, so golden
+ * tests work and a kernel error can be mapped back to a line of the file.
+ *
+ * Ownership: a struct seg_plan owns everything below it; seg_plan_free()
+ * accepts NULL and half-built plans. The plan borrows nothing from the
+ * configuration.
+ */
+#ifndef SEGD_PLAN_H
+#define SEGD_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "model.h"
+#include "zonemap.h"
+
+/* Types of a set key component (nft datatype names in nft_text.c). */
+enum seg_ktype {
+	SEG_KT_IFNAME,        /* 16 bytes, NUL padded */
+	SEG_KT_IPV4,          /* 4 bytes, network order */
+	SEG_KT_IPV6,          /* 16 bytes */
+	SEG_KT_PROTO,         /* 1 byte: inet_proto */
+	SEG_KT_PORT,          /* 2 bytes, network order: inet_service */
+	SEG_KT_ICMPV6_TYPE,   /* 1 byte */
+	SEG_KT_COUNT
+};
+
+/* What a rule loads into a register to look it up. */
+enum seg_field {
+	SEG_F_IIFNAME, SEG_F_OIFNAME,
+	SEG_F_IP_SADDR, SEG_F_IP_DADDR,
+	SEG_F_IP6_SADDR, SEG_F_IP6_DADDR,
+	SEG_F_L4PROTO,
+	SEG_F_TH_SPORT, SEG_F_TH_DPORT,
+	SEG_F_ICMPV6_TYPE,
+	SEG_F_COUNT
+};
+
+#define SEG_PLAN_MAX_FIELDS 4
+#define SEG_PLAN_KEY_MAX    40    /* ipv6 . ipv6 . proto . port, 4-byte aligned */
+
+/* Verdicts of verdict-map elements. */
+enum seg_plan_verdict { SEG_V_NONE, SEG_V_ACCEPT, SEG_V_GOTO };
+
+/*
+ * An element is a box: for each key component an inclusive range [lo, hi]
+ * (lo == hi for exact values). Components sit at 4-byte aligned offsets as in
+ * the kernel's registers (a single-component key is not padded).
+ */
+struct seg_plan_elem {
+	uint8_t lo[SEG_PLAN_KEY_MAX], hi[SEG_PLAN_KEY_MAX];
+	enum seg_plan_verdict verdict;   /* maps only */
+	uint32_t chain;                  /* SEG_V_GOTO: index into plan->chains */
+	int line;                        /* configuration line (0: none) */
+	uint32_t id;                     /* stable id: hash of set name and key */
+};
+
+struct seg_plan_set {
+	char *name;
+	enum seg_ktype key[SEG_PLAN_MAX_FIELDS];
+	size_t n_key;
+	bool interval;                   /* elements may be ranges */
+	bool vmap;                       /* a verdict map */
+	struct seg_plan_elem *elems;
+	size_t n_elems, cap;
+	int line;
+};
+
+enum seg_cond_kind {
+	SEG_C_NFPROTO,        /* meta nfproto ipv4|ipv6 (arg: 4 or 6) */
+	SEG_C_CT_REPLY,       /* ct direction reply */
+	SEG_C_CT_RELATED,     /* ct state related */
+	SEG_C_LOOKUP,         /* fields [!=] @set */
+	SEG_C_VMAP,           /* fields vmap @set (ends the rule) */
+};
+
+struct seg_plan_cond {
+	enum seg_cond_kind kind;
+	int arg;                         /* SEG_C_NFPROTO: 4 or 6 */
+	bool invert;                     /* SEG_C_LOOKUP: != */
+	uint32_t set;                    /* index into plan->sets */
+	enum seg_field f[SEG_PLAN_MAX_FIELDS];
+	size_t n_f;
+};
+
+enum seg_plan_action {
+	SEG_A_NONE,           /* the verdict comes from a verdict map */
+	SEG_A_ACCEPT,
+	SEG_A_DROP,           /* counter, log prefix .. group .., drop */
+};
+
+#define SEG_PLAN_MAX_CONDS 3
+
+struct seg_plan_rule {
+	struct seg_plan_cond c[SEG_PLAN_MAX_CONDS];
+	size_t n_c;
+	enum seg_plan_action action;
+	char *log_prefix;                /* SEG_A_DROP: "segd <E> <from> <to>" */
+	int line;
+	uint32_t id;
+};
+
+enum seg_plan_hook { SEG_HOOK_NONE, SEG_HOOK_FORWARD, SEG_HOOK_INPUT };
+
+struct seg_plan_chain {
+	char *name;
+	enum seg_plan_hook hook;         /* NONE: a regular chain */
+	bool policy_drop;
+	struct seg_plan_rule *rules;
+	size_t n_rules, cap;
+};
+
+struct seg_plan_counts {
+	size_t sets, elems, chains, rules;
+	size_t conduits_installed, conduits_expired, conduits_unreachable;
+};
+
+struct seg_plan {
+	char *table;                     /* family inet */
+	uint16_t log_group;
+	char *file;                      /* configuration file, for errors */
+	struct seg_plan_set *sets;
+	size_t n_sets, cap_sets;
+	struct seg_plan_chain *chains;
+	size_t n_chains, cap_chains;
+	struct seg_plan_counts counts;
+};
+
+/* Compiles cfg (validated) with its zone map. 0, or -ENOMEM / -E2BIG (a
+ * conduit expands to more elements than the limits allow). *ret owned by
+ * the caller. */
+int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map,
+		     struct seg_plan **ret);
+void seg_plan_free(struct seg_plan *plan);
+
+/* Key geometry shared by the renderers. */
+size_t seg_ktype_len(enum seg_ktype t);            /* bytes of a component */
+size_t seg_set_key_len(const struct seg_plan_set *s); /* bytes incl. padding */
+size_t seg_set_key_off(const struct seg_plan_set *s, size_t i);
+enum seg_ktype seg_field_ktype(enum seg_field f);
+
+/* nft -f text of the whole plan (segctl rules). Returns 0 or -errno. */
+#include <stdio.h>
+int seg_plan_write_nft(const struct seg_plan *plan, FILE *f);
+/* One element as nft writes it ("10.0.0.1 . 10.20.0.5 . tcp . 443"). */
+void seg_plan_format_elem(const struct seg_plan_set *s, const struct seg_plan_elem *e,
+			  char *buf, size_t len);
+/* One rule without its chain ("ip saddr != @z4.lgwan counter log ..."). */
+void seg_plan_format_rule(const struct seg_plan *plan, const struct seg_plan_rule *r,
+			  char *buf, size_t len);
+
+#endif
