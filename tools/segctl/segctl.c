@@ -9,6 +9,7 @@
 
 static const struct segctl_cmd commands[] = {
 	{ "check",   cmd_check,   "[FILE]", "validate a configuration; errors and warnings with file:line" },
+	{ "rules",   cmd_rules,   "[FILE]", "print the ruleset segd would install, in nft -f syntax" },
 };
 
 static const struct segctl_cmd *find_command(const char *name)
