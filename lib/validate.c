@@ -18,6 +18,12 @@
 #define ERR(d, line, ...)  seg_diag((d), SEG_SEV_ERROR, (line), __VA_ARGS__)
 #define NOTE(d, line, ...) seg_diag((d), SEG_SEV_NOTE, (line), __VA_ARGS__)
 
+/* A zone whose name could not be read still takes part in the other rules. */
+static const char *zname(const struct seg_zone *z)
+{
+	return z->name ? z->name : "(unnamed)";
+}
+
 static bool is_mynumber(const struct seg_zone *z)
 {
 	return z->kind == SEG_ZONE_MYNUMBER;
@@ -30,25 +36,56 @@ static bool is_outside(const struct seg_zone *z)
 
 /* ---- names and interfaces ---- */
 
+struct named {
+	const char *name;
+	int line;
+	size_t index;
+};
+
+static int by_name(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	return r ? r : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Sorting, not comparing every pair: a file may hold 100,000 conduits. Each
+ * later definition of a name is reported against the first one. */
+static void report_duplicates(struct named *v, size_t n, const char *type, const char *todo,
+			      struct seg_diags *d)
+{
+	qsort(v, n, sizeof(*v), by_name);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (strcmp(v[i].name, v[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		ERR(d, v[i].line, "%s '%s' is defined twice — %s", type, v[i].name, todo);
+		NOTE(d, v[first].line, "%s '%s' is first defined here", type, v[first].name);
+	}
+}
+
 static void check_unique_names(const struct seg_config *cfg, struct seg_diags *d)
 {
+	size_t max = cfg->n_zones > cfg->n_conduits ? cfg->n_zones : cfg->n_conduits;
+	struct named *v = calloc(max ? max : 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v) {
+		d->oom = 1;
+		return;
+	}
 	for (size_t i = 0; i < cfg->n_zones; i++)
-		for (size_t j = 0; j < i; j++)
-			if (cfg->zones[i].name && cfg->zones[j].name &&
-			    strcmp(cfg->zones[i].name, cfg->zones[j].name) == 0) {
-				ERR(d, cfg->zones[i].line, "zone '%s' is defined twice — rename or merge one of them",
-				    cfg->zones[i].name);
-				NOTE(d, cfg->zones[j].line, "zone '%s' is first defined here", cfg->zones[j].name);
-			}
+		if (cfg->zones[i].name)
+			v[n++] = (struct named){ cfg->zones[i].name, cfg->zones[i].line, i };
+	report_duplicates(v, n, "zone", "rename or merge one of them", d);
+	n = 0;
 	for (size_t i = 0; i < cfg->n_conduits; i++)
-		for (size_t j = 0; j < i; j++)
-			if (cfg->conduits[i].name && cfg->conduits[j].name &&
-			    strcmp(cfg->conduits[i].name, cfg->conduits[j].name) == 0) {
-				ERR(d, cfg->conduits[i].line, "conduit '%s' is defined twice — give each conduit "
-				    "its own name", cfg->conduits[i].name);
-				NOTE(d, cfg->conduits[j].line, "conduit '%s' is first defined here",
-				     cfg->conduits[j].name);
-			}
+		if (cfg->conduits[i].name)
+			v[n++] = (struct named){ cfg->conduits[i].name, cfg->conduits[i].line, i };
+	report_duplicates(v, n, "conduit", "give each conduit its own name", d);
+	free(v);
 }
 
 static void check_interfaces(const struct seg_config *cfg, struct seg_diags *d)
@@ -64,10 +101,10 @@ static void check_interfaces(const struct seg_config *cfg, struct seg_diags *d)
 						continue;
 					if (j == i)
 						ERR(d, z->line, "zone '%s': interface '%s' is listed twice — list it once",
-						    z->name, z->ifaces[k]);
+						    zname(z), z->ifaces[k]);
 					else
 						ERR(d, z->line, "zone '%s': interface '%s' is already in zone '%s' — an "
-						    "interface belongs to one zone", z->name, z->ifaces[k], y->name);
+						    "interface belongs to one zone", zname(z), z->ifaces[k], zname(y));
 				}
 			}
 	}
@@ -91,7 +128,7 @@ static void check_zone_networks(const struct seg_config *cfg, struct seg_diags *
 			if (p->len == 0 && z->kind != SEG_ZONE_EXTERNAL)
 				ERR(d, p->line, "zone '%s': network '%s' is everything — only an external zone "
 				    "may be a catch-all; list the zone's own networks",
-				    z->name, p->family == AF_INET ? "0.0.0.0/0" : "::/0");
+				    zname(z), p->family == AF_INET ? "0.0.0.0/0" : "::/0");
 			for (size_t j = 0; j <= i; j++) {
 				const struct seg_zone *y = &cfg->zones[j];
 				size_t end = j == i ? k : y->n_nets;
@@ -99,24 +136,55 @@ static void check_zone_networks(const struct seg_config *cfg, struct seg_diags *
 					const struct seg_prefix *q = &y->nets[m];
 					if (!seg_prefix_overlaps(p, q))
 						continue;
-					/* a catch-all external overlaps everything by design */
-					if (j != i && (is_catchall_net(z, p) || is_catchall_net(y, q)) &&
-					    !(is_catchall_net(z, p) && is_catchall_net(y, q)))
+					/* a catch-all external overlaps everything by design;
+					 * two of them are check_catchalls()'s business */
+					if (j != i && (is_catchall_net(z, p) || is_catchall_net(y, q)))
 						continue;
 					seg_prefix_format(p, a, sizeof(a));
 					seg_prefix_format(q, b, sizeof(b));
-					if (is_catchall_net(z, p) && is_catchall_net(y, q))
-						ERR(d, p->line, "zone '%s': catch-all network '%s' is also zone '%s''s — only "
-						    "one zone may hold all remaining addresses of a family; list the "
-						    "other uplink's networks explicitly", z->name, a, y->name);
-					else if (j == i)
+					if (j == i)
 						ERR(d, p->line, "zone '%s': network '%s' overlaps '%s' of the same zone — "
-						    "remove the smaller one", z->name, a, b);
+						    "remove the smaller one", zname(z), a, b);
 					else
 						ERR(d, p->line, "zone '%s': network '%s' overlaps '%s' of zone '%s' — zone "
-						    "networks must not overlap", z->name, a, b, y->name);
+						    "networks must not overlap", zname(z), a, b, zname(y));
 				}
 			}
+		}
+	}
+}
+
+static int catchall_line(const struct seg_zone *z, int family)
+{
+	for (size_t k = 0; k < z->n_nets; k++)
+		if (z->nets[k].len == 0 && z->nets[k].family == family)
+			return z->nets[k].line;
+	return z->line; /* networks omitted: the zone as a whole */
+}
+
+/* One zone per family may hold "every address no other zone holds", whether
+ * it says so with 0.0.0.0/0 or by omitting 'networks': with two, the zone of
+ * an address would be ambiguous. */
+static void check_catchalls(const struct seg_config *cfg, struct seg_diags *d)
+{
+	static const struct { int family; const char *name; } fams[] = {
+		{ AF_INET, "IPv4" }, { AF_INET6, "IPv6" },
+	};
+
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		const struct seg_zone *first = NULL;
+		for (size_t i = 0; i < cfg->n_zones; i++) {
+			const struct seg_zone *z = &cfg->zones[i];
+			bool all = fams[f].family == AF_INET ? z->catchall4 : z->catchall6;
+			if (z->kind != SEG_ZONE_EXTERNAL || !all)
+				continue;
+			if (!first) {
+				first = z;
+				continue;
+			}
+			ERR(d, catchall_line(z, fams[f].family), "zone '%s' is a catch-all for %s like zone '%s' — "
+			    "only one zone may hold all remaining addresses of a family; list this uplink's "
+			    "networks explicitly", zname(z), fams[f].name, zname(first));
 		}
 	}
 }
@@ -181,8 +249,8 @@ static void check_services(const struct seg_conduit *c, bool no_any, struct seg_
 			    "mynumber zone names its services, e.g. \"tcp/443\"", c->name);
 		for (size_t j = 0; j < i; j++) {
 			const struct seg_service *t = &c->services[j];
-			bool same_proto = s->proto == t->proto || s->proto == SEG_PROTO_ANY || t->proto == SEG_PROTO_ANY;
-			if (same_proto && s->port_lo <= t->port_hi && t->port_lo <= s->port_hi) {
+			bool any = s->proto == SEG_PROTO_ANY || t->proto == SEG_PROTO_ANY;
+			if (any || (s->proto == t->proto && s->port_lo <= t->port_hi && t->port_lo <= s->port_hi)) {
 				seg_service_format(t, b, sizeof(b));
 				ERR(d, s->line, "conduit '%s': service '%s' overlaps '%s' listed before — list each "
 				    "service once", c->name, a, b);
@@ -227,7 +295,8 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 	if (is_mynumber(f) || is_mynumber(t)) {
 		if (c->kind != SEG_CONDUIT_SPECIFIC)
 			ERR(d, c->line, "conduit '%s': a conduit touching mynumber zone '%s' must be kind "
-			    "\"specific\" (特定通信), not \"%s\" (rule 2)", c->name,
+			    "\"specific\" (特定通信), not \"%s\" (rule 2) — write kind = \"specific\"; with single hosts "
+			    "and named services", c->name,
 			    is_mynumber(f) ? f->name : t->name, kind);
 		if (!c->n_srcs || !c->n_dsts)
 			ERR(d, c->line, "conduit '%s': a conduit touching a mynumber zone names single hosts on "
@@ -239,11 +308,13 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 	bool lg_out = (f->kind == SEG_ZONE_LGWAN && is_outside(t)) || (is_outside(f) && t->kind == SEG_ZONE_LGWAN);
 	if (lg_out && c->kind != SEG_CONDUIT_SANITIZE && c->kind != SEG_CONDUIT_SCREEN)
 		ERR(d, c->line, "conduit '%s': between lgwan and %s zones only \"sanitize\" (無害化通信) or "
-		    "\"screen\" (画面転送) conduits are allowed, not \"%s\" (rule 3)", c->name,
+		    "\"screen\" (画面転送) conduits are allowed, not \"%s\" (rule 3) — send it through a "
+		    "sanitizing relay or a screen-transfer desktop", c->name,
 		    seg_zone_kind_name(f->kind == SEG_ZONE_LGWAN ? t->kind : f->kind), kind);
 	if (lg_out && !c->n_dsts)
-		ERR(d, c->line, "conduit '%s': name the relay or desktop hosts it reaches in 'destinations' "
-		    "(rule 3)", c->name);
+		ERR(d, c->line, "conduit '%s': between lgwan and %s zones 'destinations' is missing (rule 3) — "
+		    "name the relay or desktop hosts it reaches", c->name,
+		    seg_zone_kind_name(f->kind == SEG_ZONE_LGWAN ? t->kind : f->kind));
 	if (c->kind == SEG_CONDUIT_EGRESS && t->kind != SEG_ZONE_EXTERNAL)
 		ERR(d, c->line, "conduit '%s': an \"egress\" conduit leads to an external zone (the security "
 		    "cloud), but '%s' is %s — use another kind or correct 'to'", c->name, t->name,
@@ -300,7 +371,7 @@ static void check_gateway_services(const struct seg_config *cfg, struct seg_diag
 			if (cfg->zones[i].gw_services[k].proto == SEG_PROTO_ANY)
 				ERR(d, cfg->zones[i].gw_services[k].line, "zone '%s': gateway service 'any' would open "
 				    "the gateway itself to the zone — name the services, e.g. \"tcp/22\"",
-				    cfg->zones[i].name);
+				    zname(&cfg->zones[i]));
 }
 
 void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags *d)
@@ -310,6 +381,7 @@ void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags
 	check_unique_names(cfg, d);
 	check_interfaces(cfg, d);
 	check_zone_networks(cfg, d);
+	check_catchalls(cfg, d);
 	check_gateway_services(cfg, d);
 	for (size_t i = 0; i < cfg->n_conduits; i++)
 		check_conduit(cfg, &cfg->conduits[i], today, d);
