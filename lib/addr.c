@@ -61,23 +61,25 @@ int seg_prefix_parse(const char *s, struct seg_prefix *out, const char **why)
 
 	memset(out, 0, sizeof(*out));
 	if (alen == 0 || alen >= sizeof(buf)) {
-		*why = "not an address or prefix (expected e.g. 10.0.0.0/24 or fd00::/64)";
+		*why = "not an address or prefix — write e.g. 10.0.0.0/24 or fd00::/64";
 		return -EINVAL;
 	}
 	memcpy(buf, s, alen);
 	buf[alen] = '\0';
 	if (seg_addr_parse(buf, &out->family, out->addr, why) < 0) {
-		*why = "not an address or prefix (expected e.g. 10.0.0.0/24 or fd00::/64)";
+		*why = "not an address or prefix — write e.g. 10.0.0.0/24 or fd00::/64";
 		return -EINVAL;
 	}
 	int max = out->family == AF_INET ? 32 : 128;
 	out->len = (uint8_t)max;
 	if (slash && parse_plen(slash + 1, max, &out->len) < 0) {
-		*why = out->family == AF_INET ? "prefix length must be 0-32" : "prefix length must be 0-128";
+		*why = out->family == AF_INET ? "prefix length must be 0-32 — write e.g. 10.0.0.0/24" :
+			"prefix length must be 0-128 — write e.g. fd00::/64";
 		return -EINVAL;
 	}
 	if (!host_bits_zero(out->addr, out->len, (unsigned)addr_len(out->family))) {
-		*why = "address has bits set beyond the prefix length (write the network address, e.g. 10.0.0.0/24)";
+		*why = "address has bits set beyond the prefix length — write the network address, "
+		       "e.g. 10.0.0.0/24, or a host without /LEN";
 		return -EINVAL;
 	}
 	return 0;
@@ -158,11 +160,11 @@ static int parse_port_range(const char *s, struct seg_service *out, const char *
 		return -EINVAL;
 	}
 	if (r < 0) {
-		*why = "port must be a number 1-65535 or a range LOW-HIGH";
+		*why = "port must be a number 1-65535 or a range LOW-HIGH — write e.g. tcp/443 or tcp/1000-2000";
 		return -EINVAL;
 	}
 	if (out->port_lo > out->port_hi) {
-		*why = "port range is reversed (write LOW-HIGH)";
+		*why = "port range is reversed — write LOW-HIGH, e.g. tcp/1000-2000";
 		return -EINVAL;
 	}
 	return 0;
@@ -189,9 +191,9 @@ int seg_service_parse(const char *s, struct seg_service *out, const char **why)
 		}
 	}
 	if (strcmp(s, "tcp") == 0 || strcmp(s, "udp") == 0)
-		*why = "needs a port: write tcp/PORT or tcp/LOW-HIGH";
+		*why = "needs a port — write tcp/PORT or tcp/LOW-HIGH";
 	else
-		*why = "unknown service (expected tcp/PORT, udp/PORT, tcp/LOW-HIGH, icmp, icmpv6 or any)";
+		*why = "unknown service — use tcp/PORT, udp/PORT, tcp/LOW-HIGH, icmp, icmpv6 or any";
 	return -EINVAL;
 }
 
@@ -237,12 +239,12 @@ int seg_date_parse(const char *s, int64_t *ret_day, const char **why)
 
 	if (strlen(s) != 10 || sscanf(s, "%4u-%2u-%2u%n", &y, &m, &d, &n) != 3 || n != 10 ||
 	    !isdigit((unsigned char)s[5]) || !isdigit((unsigned char)s[8])) {
-		*why = "not a date (write YYYY-MM-DD, e.g. 2027-03-31)";
+		*why = "not a date — write YYYY-MM-DD, e.g. 2027-03-31";
 		return -EINVAL;
 	}
 	if (y < 2000 || y > 2999 || m < 1 || m > 12 ||
 	    d < 1 || d > mdays[m - 1] + (m == 2 && leap(y))) {
-		*why = "no such date (write a real calendar date YYYY-MM-DD, year 2000-2999)";
+		*why = "no such date — write a real calendar date YYYY-MM-DD, year 2000-2999";
 		return -EINVAL;
 	}
 	*ret_day = days_from_civil(y, m, d);
@@ -268,34 +270,38 @@ bool seg_ifname_valid(const char *s, const char **why)
 
 	/* the kernel's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or space */
 	if (n == 0 || n >= SEG_IFNAMSIZ) {
-		*why = "interface names are 1-15 characters long";
+		*why = "interface names are 1-15 characters long — use the name 'ip link' shows";
 		return false;
 	}
 	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-		*why = "'.' and '..' are not interface names";
+		*why = "'.' and '..' are not interface names — use the name 'ip link' shows";
 		return false;
 	}
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p == '/' || *p == ':' || isspace(*p) || *p < 0x20 || *p == 0x7f || *p == '"' ||
 		    *p == '\\' || *p == '*') {
-			*why = "interface names may not contain '/', ':', spaces, quotes, '*' or control characters";
+			*why = "interface names may not contain '/', ':', spaces, quotes, '*' or control "
+			       "characters — use the name 'ip link' shows";
 			return false;
 		}
 	return true;
 }
+
+#define NAME_RULE "names are 1-31 characters of a-z, 0-9, '-' and '_', starting with a letter — " \
+	"rename it, e.g. \"lgwan-2\""
 
 bool seg_name_valid(const char *s, const char **why)
 {
 	size_t n = strlen(s);
 
 	if (n == 0 || n > SEG_MAX_NAME || !(s[0] >= 'a' && s[0] <= 'z')) {
-		*why = "names are 1-31 characters of a-z, 0-9, '-' and '_', starting with a letter";
+		*why = NAME_RULE;
 		return false;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || isdigit((unsigned char)s[i]) ||
 		      s[i] == '-' || s[i] == '_')) {
-			*why = "names are 1-31 characters of a-z, 0-9, '-' and '_', starting with a letter";
+			*why = NAME_RULE;
 			return false;
 		}
 	return true;

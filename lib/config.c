@@ -310,8 +310,8 @@ static long for_each_string(struct ctx *c, const config_setting_t *s, const char
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			ERR(c, line_of(e), "%s: '%s' entry %d must be a string in double quotes, not %s",
-			    what, key, i + 1, type_name(config_setting_type(e)));
+			ERR(c, line_of(e), "%s: '%s' entry %d must be a string in double quotes, not %s — "
+			    "write e.g. %s = [ \"...\" ];", what, key, i + 1, type_name(config_setting_type(e)), key);
 			continue;
 		}
 		fn(c, config_setting_get_string(e), line_of(e), arg);
@@ -654,14 +654,15 @@ static int want_group_list(struct ctx *c, const config_setting_t *s, const char 
 	}
 	int n = config_setting_length(s);
 	if ((size_t)n > max) {
-		ERR(c, line_of(s), "'%s' has %d entries, more than the limit of %zu", key, n, max);
+		ERR(c, line_of(s), "'%s' has %d entries, more than the limit of %zu — merge or remove some",
+		    key, n, max);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
-			ERR(c, line_of(e), "'%s' entry %d must be a group { ... }, not %s", key, i + 1,
-			    type_name(config_setting_type(e)));
+			ERR(c, line_of(e), "'%s' entry %d must be a group { ... }, not %s — write %s = ( { ... }, "
+			    "{ ... } );", key, i + 1, type_name(config_setting_type(e)), key);
 			return -1;
 		}
 	}
