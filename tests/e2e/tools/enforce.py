@@ -172,14 +172,22 @@ def expectations(segctl, config, lab, probes):
     for i, p in enumerate(probes):
         fam = fam_of(p['dst'])
         proto = 'icmpv6' if p['proto'] == 'icmp' and fam == 6 else p['proto']
-        if p['kind'] == 'gw':
-            p['expect'], p['reason'] = gateway_expect(lab.zone(p['src_zone']), p['proto'], p['dport'], fam)
-            continue
         qs.append({'src': p['src'], 'dst': p['dst'], 'proto': proto, 'port': p['dport'],
-                   'iif': p['iif'], 'oif': p['oif']})
+                   'iif': p['iif'], 'oif': p['oif'], 'to_gateway': p['kind'] == 'gw'})
         idx.append(i)
     for i, (acc, why) in zip(idx, netlab.explain_many(segctl, config, qs)):
         probes[i]['expect'], probes[i]['reason'] = acc, why
+
+
+def report_gateway_contract(lab, probes):
+    """explain's answers for the gateway against the contract's words: denied
+    except the arrival zone's gateway_services."""
+    bad = [p for p in probes if p['kind'] == 'gw' and p['expect'] != gateway_expect(
+        lab.zone(p['src_zone']), p['proto'], p['dport'], fam_of(p['dst']))[0]]
+    say(not bad, 'explain agrees with gateway_services for %d flows to the gateway'
+        % sum(1 for p in probes if p['kind'] == 'gw'))
+    for p in bad:
+        print('    %s from %s: explain says %s' % (netlab.describe(p), p['src_zone'], p['reason']))
 
 
 def kernel_passed(p):
@@ -263,6 +271,7 @@ def main():
     t2 = time.monotonic()
     print('%d flows: %d expected to pass; explain %.2f s, traffic %.2f s'
           % (len(probes), sum(p['expect'] for p in probes), t1 - t0, t2 - t1))
+    report_gateway_contract(lab, probes)
     report_groups(probes)
     report_counters(lab, probes, before, after)
     report_neighbours(lab)

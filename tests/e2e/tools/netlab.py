@@ -401,27 +401,39 @@ def zone_drops(counters, ev, z):
 # ---------------------------------------------------------------- the decision function
 
 
-def explain(segctl, config, src, dst, proto, port=None, iif=None, oif=None):
-    """(accept, reason) from `segctl explain`: exit 0 accept, 1 deny (contract)."""
+def explain(segctl, config, src, dst, proto, port=None, iif=None, oif=None, to_gateway=False):
+    """(accept, reason) from `segctl explain`: exit 0 accept, 1 deny (contract).
+    ICMP probes are echo requests: asked about as icmp/8 and icmpv6/128."""
+    if port is None and proto in ('icmp', 'icmpv6'):
+        port = 8 if proto == 'icmp' else 128
     svc = proto if port is None else '%s/%d' % (proto, port)
     cmd = [segctl, '-c', config, '--json', 'explain', str(src), str(dst), svc]
     if iif:
         cmd += ['--in', iif]
-    if oif:
+    if oif and not to_gateway:
         cmd += ['--out', oif]
+    if to_gateway:
+        cmd += ['--to-gateway']
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode not in (0, 1):
         raise RuntimeError('%s: exit %d: %s' % (' '.join(cmd), r.returncode, r.stderr.strip()))
-    reason = ''
+    return r.returncode == 0, _reason(r.stdout)
+
+
+def _reason(out):
     try:
-        j = json.loads(r.stdout)
-        reason = j.get('reason', '') if isinstance(j, dict) else ''
-        if isinstance(j, dict) and j.get('conduit'):
-            c = j['conduit']
-            reason += ' ' + (c.get('name', '') if isinstance(c, dict) else str(c))
+        j = json.loads(out)
     except ValueError:
-        reason = r.stdout.strip().splitlines()[0] if r.stdout.strip() else ''
-    return r.returncode == 0, reason.strip()
+        return out.strip().splitlines()[0] if out.strip() else ''
+    if not isinstance(j, dict):
+        return ''
+    reason = str(j.get('reason', ''))
+    c = j.get('conduit')
+    if isinstance(c, dict):
+        reason += ' ' + str(c.get('name', ''))
+    elif c:
+        reason += ' ' + str(c)
+    return reason.strip()
 
 
 def explain_many(segctl, config, queries, workers=16):
