@@ -10,6 +10,9 @@
 static const struct segctl_cmd commands[] = {
 	{ "check",   cmd_check,   "[FILE]", "validate a configuration; errors and warnings with file:line" },
 	{ "rules",   cmd_rules,   "[FILE]", "print the ruleset segd would install, in nft -f syntax" },
+	{ "explain", cmd_explain, "SRC DST PROTO[/PORT] [--in IFACE] [--out IFACE] [--to-gateway]",
+	  "verdict for one flow and the conduit or rule that decides it" },
+	{ "matrix",  cmd_matrix,  "", "zone x zone table: intra-zone, denied, guarded, or the conduits that open it" },
 };
 
 static const struct segctl_cmd *find_command(const char *name)
