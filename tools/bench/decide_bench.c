@@ -17,7 +17,8 @@
  * external zone, IPv4 and IPv6) with CONDUITS conduits of mixed shapes: host
  * to host single ports, source prefixes with port ranges, whole-zone sources
  * and destinations, 'any' services. Half the flows are drawn from the
- * conduits (so that they hit), half are random addresses of the zones. It
+ * conduits (so that they hit), half are random addresses of the zones; every
+ * other flow names its arrival and exit interfaces. It
  * prints the configuration's size, the verdict mix and flows/s (best round).
  */
 #include <errno.h>
@@ -188,6 +189,24 @@ static void flow_from_conduit(const struct seg_config *cfg, unsigned *seed, stru
 	f->dport = (uint16_t)(v->port_lo + (rand_r(seed) % 4 == 0));
 }
 
+/* Every other flow names its interfaces (the zones' first), as the kernel
+ * sees them; the rest leave the zones to the addresses. */
+static void name_interfaces(const struct seg_config *cfg, struct seg_flow *v, size_t n)
+{
+	struct seg_policy *p = NULL;
+
+	if (seg_policy_build(cfg, &p) < 0)
+		exit(2);
+	const struct seg_zonemap *m = seg_policy_zonemap(p);
+	for (size_t i = 1; i < n; i += 2) {
+		int sz = seg_zonemap_lookup(m, v[i].family, v[i].src);
+		int dz = seg_zonemap_lookup(m, v[i].family, v[i].dst);
+		v[i].iif = sz >= 0 ? cfg->zones[sz].ifaces[0] : NULL;
+		v[i].oif = dz >= 0 ? cfg->zones[dz].ifaces[0] : NULL;
+	}
+	seg_policy_free(p);
+}
+
 static struct seg_flow *make_flows(const struct seg_config *cfg, size_t n)
 {
 	struct seg_flow *v = calloc(n, sizeof(*v));
@@ -210,6 +229,7 @@ static struct seg_flow *make_flows(const struct seg_config *cfg, size_t n)
 		f->l4proto = rand_r(&seed) % 2 ? IPPROTO_TCP : IPPROTO_UDP;
 		f->dport = (uint16_t)(rand_r(&seed) % 4000);
 	}
+	name_interfaces(cfg, v, n);
 	return v;
 }
 
