@@ -98,9 +98,9 @@ static void print_table(const struct seg_config *cfg, FILE *f)
 			fprintf(f, "  %-*s", b + 1 < nz ? (int)width[b] : 0, cells[a * nz + b]);
 		fputc('\n', f);
 	}
-	fputs("\nrows: from, columns: to. intra: within one zone, allowed; guard: mynumber <-> "
-	      "internet/external, dropped before any conduit (model rule 1); deny: no conduit opens it; "
-	      "names: the conduits that open it.\n", f);
+	fputs("\nrows: from, columns: to.  intra: within one zone, allowed.  deny: no conduit opens it.\n"
+	      "guard: mynumber <-> internet/external, dropped before any conduit (model rule 1).\n"
+	      "names: the conduits that open it (new connections from the row's zone; replies return).\n", f);
 cleanup:
 	free(width);
 	free(cells);
