@@ -270,7 +270,7 @@ def main():
     last = d[-1] if d else None
     before = sum(1 for t in d if t < t_hup)
     say(before > 0 and last is not None and last - t_apply <= 1.0,
-        'after: the established connection through %s stopped %.0f ms after the re-apply (limit 1000 ms; %d echoes before)'
+        'after: the established connection through %s got its last echo at %+.0f ms from the re-apply (limit +1000 ms; %d echoes before)'
         % (dropped['name'], ((last - t_apply) * 1000) if last else float('nan'), before))
     if kept_u:
         lost = sorted(streams.udp_sent - streams.udp_echoed)
