@@ -1,0 +1,111 @@
+/* apply.c - load, compile and install one generation; report in plain words. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "addr.h"
+#include "apply.h"
+#include "config.h"
+#include "diag.h"
+
+int segd_gen_load(const char *path, FILE *log, struct segd_gen **ret)
+{
+	struct segd_gen *g = calloc(1, sizeof(*g));
+	struct seg_diags d;
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	r = seg_config_load(path, seg_today(), &g->cfg, &d);
+	seg_diags_print(&d, log);
+	seg_diags_free(&d);
+	if (r == 0)
+		r = seg_zonemap_build(g->cfg, &g->map);
+	if (r == 0)
+		r = seg_plan_compile(g->cfg, &g->map, &g->plan);
+	if (r < 0 && r != -EINVAL)
+		fprintf(log, "%s: error: cannot load: %s\n", path, strerror(-r));
+	if (r < 0) {
+		segd_gen_free(g);
+		return r;
+	}
+	*ret = g;
+	return 0;
+}
+
+void segd_gen_free(struct segd_gen *g)
+{
+	if (!g)
+		return;
+	seg_plan_free(g->plan);
+	seg_zonemap_free(&g->map);
+	seg_config_free(g->cfg);
+	free(g);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void log_refusal(const struct segd_gen *g, const struct seg_nft_error *e, FILE *log)
+{
+	const char *file = g->cfg->file ? g->cfg->file : "segd.conf";
+
+	if (e->line > 0)
+		fprintf(log, "%s:%d: ", file, e->line);
+	else
+		fprintf(log, "%s: ", file);
+	fprintf(log, "error: the kernel refused the ruleset: %s: %s (%s)%s%s%s — nothing was changed, "
+		"the previous rules stay in force; fix the configuration or the conflicting "
+		"nftables object and reload\n", e->what, strerror(-e->err), e->errname,
+		e->ext[0] ? ": '" : "", e->ext, e->ext[0] ? "'" : "");
+	if (e->n_failed > 1)
+		fprintf(log, "%s: note: %zu messages of the transaction were refused; the first is shown\n",
+			file, e->n_failed);
+}
+
+int segd_gen_apply(struct segd_gen *g, FILE *log)
+{
+	struct seg_nft_error e;
+	const struct seg_plan_counts *c = &g->plan->counts;
+	double t0 = now_ms();
+	int r = seg_nft_apply(g->plan, &g->stats, &e);
+
+	g->apply_ms = now_ms() - t0;
+	if (r < 0) {
+		log_refusal(g, &e, log);
+		return r;
+	}
+	fprintf(log, "segd: installed table inet '%s' from '%s': %zu sets (%zu elements), %zu chains, "
+		"%zu rules; conduits: %zu installed, %zu expired (not installed), %zu without effect; "
+		"one transaction of %zu bytes in %zu messages, %.1f ms, generation %u%s\n",
+		g->plan->table, g->cfg->file, c->sets, c->elems, c->chains, c->rules,
+		c->conduits_installed, c->conduits_expired, c->conduits_unreachable,
+		g->stats.batch_bytes, g->stats.messages, g->apply_ms, g->stats.gen_after,
+		g->stats.acks_lost ? " (acknowledgements lost; commit confirmed by the generation)" : "");
+	return 0;
+}
+
+int segd_reload(const char *path, FILE *log, struct segd_gen **cur)
+{
+	struct segd_gen *g = NULL;
+	int r = segd_gen_load(path, log, &g);
+
+	if (r == 0)
+		r = segd_gen_apply(g, log);
+	if (r < 0) {
+		segd_gen_free(g);
+		if (*cur)
+			fprintf(log, "segd: reload of '%s' failed; the rules of '%s' stay in force\n", path,
+				(*cur)->cfg->file);
+		return r;
+	}
+	segd_gen_free(*cur);
+	*cur = g;
+	return 0;
+}
