@@ -124,21 +124,31 @@ def _conduit_endpoints(model):
     return out
 
 
-def _in_conduit_prefix(model, addr):
+def _in_conduit_prefix(model, addr, net):
+    """A conduit names addr specifically (a prefix smaller than the network)."""
     for c in model.conduits:
         for n in c['srcs'] + c['dsts']:
-            if n.version == addr.version and addr in n:
+            if n.version == addr.version and addr in n and n.prefixlen > net.prefixlen:
                 return True
     return False
 
 
+def _free(net, taken, start=1):
+    for k in range(start, min(net.num_addresses - 1, 1 << 16)):
+        a = net.network_address + k
+        if a not in taken:
+            return a
+    raise RuntimeError('no free address in %s' % net)
+
+
 def _ordinary(model, net, taken):
-    """The lowest address of net that no conduit names: a host without exceptions."""
+    """The lowest free address of net that no conduit names: a host without
+    exceptions (any free one when conduits name every address)."""
     for k in range(2, min(net.num_addresses - 1, 4096)):
         a = net.network_address + k
-        if a not in taken and not _in_conduit_prefix(model, a):
+        if a not in taken and not _in_conduit_prefix(model, a, net):
             return a
-    raise RuntimeError('no free ordinary address in %s' % net)
+    return _free(net, taken, 2)
 
 
 def _random_addrs(model, net, n, taken, rng):
@@ -172,8 +182,9 @@ def make_plan(model, prefix, extra=0, seed=0):
             net = model.lab_net(z, fam)
             if net is None:
                 continue
-            gw = net.network_address + 1
-            taken = {gw} | {a for a in ends.get(z['name'], ()) if a.version == fam}
+            taken = {a for a in ends.get(z['name'], ()) if a.version == fam}
+            gw = _free(net, taken)           # .1 unless a conduit names it
+            taken.add(gw)
             zd['net'][fam] = str(net)
             zd['gw'][fam] = str(gw)
             ordy = _ordinary(model, net, taken)
