@@ -192,7 +192,10 @@ def make_plan(model, prefix, extra=0, seed=0):
             zd['ordinary'][fam] = str(ordy)
             hosts[0]['addrs'].append(str(ordy))      # first: the source of unbound traffic
             hosts[0]['addrs'] += sorted(str(a) for a in ends.get(z['name'], ()) if a.version == fam)
-            hosts[0]['addrs'] += [str(a) for a in _random_addrs(model, net, extra, taken, rng)]
+            nets = [n for n in z['nets'] if _fam(n) == fam and n.prefixlen > 0] or [net]
+            for n in nets:                   # random hosts in every network of the zone
+                share = -(-extra // len(nets))
+                hosts[0]['addrs'] += [str(a) for a in _random_addrs(model, n, share, taken, rng)]
             for h in hosts[1:]:
                 a = _ordinary(model, net, taken)
                 taken.add(a)
