@@ -118,7 +118,18 @@ static void scan_line_start(struct scan *s)
 static size_t scan_text(struct ctx *c, const char *text, size_t len)
 {
 	struct scan s = { .p = text, .end = text + len, .line = 1, .c = c };
+	const char *nul = memchr(text, '\0', len);
 
+	/* libconfig stops reading at a NUL: inside a comment or a string, the
+	 * rest of the file would silently vanish */
+	if (nul) {
+		int line = 1;
+		for (const char *q = text; q < nul; q++)
+			line += *q == '\n';
+		ERR(c, line, "NUL byte in the file — this is not a text file; check that the right file "
+		    "was given");
+		return 1;
+	}
 	scan_line_start(&s);
 	while (s.p < s.end) {
 		char ch = *s.p;
@@ -126,10 +137,6 @@ static size_t scan_text(struct ctx *c, const char *text, size_t len)
 			s.line++;
 			s.p++;
 			scan_line_start(&s);
-		} else if (ch == '\0') {
-			ERR(c, s.line, "NUL byte in the file — this is not a text file; check that the "
-			    "right file was given");
-			return s.fatal + 1;
 		} else if (ch == '"') {
 			scan_skip_string(&s);
 		} else if (ch == '#' || (ch == '/' && s.p + 1 < s.end && (s.p[1] == '/' || s.p[1] == '*'))) {
