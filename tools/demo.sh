@@ -43,8 +43,8 @@ pause
 heading "5. segd applies the configuration in the gateway"
 start_segd "$CONFIG" || exit 1
 echo "segd (pid $SEGD_PID) installed table inet $LAB_TABLE in one transaction:"
-table_listing | grep -cE '^\s' | xargs -I{} echo "  {} lines of ruleset; first lines:"
-table_listing | head -12 | sed 's/^/  /'
+table_listing | grep -cE '^\s' | xargs -I{} echo "  {} lines of ruleset, with these chains:"
+table_listing | awk '$1 == "chain" { print $2 }' | paste -sd' ' | fold -s -w 90 | sed 's/^/    /'
 pause
 
 heading "6. Traffic, live: what the conduits allow passes, the rest is blocked"
