@@ -1070,6 +1070,7 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 	if (!p)
 		return -ENOMEM;
 	p->log_group = cfg->settings.log_group;
+	p->table_line = cfg->settings.line;
 	p->table = strdup(cfg->settings.table ? cfg->settings.table : "segd");
 	p->file = cfg->file ? strdup(cfg->file) : NULL;
 	c.buckets = calloc(nb + 1, sizeof(*c.buckets));

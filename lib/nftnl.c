@@ -740,6 +740,7 @@ void seg_nft_batch_describe(const struct seg_nft_batch *b, const struct seg_plan
 	case OP_DELTABLE:
 		snprintf(err->what, sizeof(err->what), "%s table inet '%s'",
 			 op->kind == OP_TABLE ? "create" : "replace", p->table);
+		err->line = p->table_line;
 		break;
 	case OP_CHAIN:
 		snprintf(err->what, sizeof(err->what), "chain '%s'", p->chains[op->obj].name);

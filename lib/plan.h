@@ -128,6 +128,7 @@ struct seg_plan_counts {
 
 struct seg_plan {
 	char *table;                     /* family inet */
+	int table_line;                  /* settings line naming it (0: default) */
 	uint16_t log_group;
 	char *file;                      /* configuration file, for errors */
 	struct seg_plan_set *sets;
