@@ -48,10 +48,12 @@ heading() { echo; echo "${C_HEAD}== $* ==${C_OFF}"; }
 
 # check MSG CMD...: ok when CMD succeeds.
 check() {
-	local msg=$1; shift
-	if "$@" >"$RUN_DIR/check.out" 2>&1; then ok "$msg"; else
-		fail "$msg"; sed 's/^/       /' "$RUN_DIR/check.out" | head -20
+	local msg=$1 out; shift
+	out=$(mktemp /tmp/segd-e2e-check.XXXXXX)
+	if "$@" >"$out" 2>&1; then ok "$msg"; else
+		fail "$msg"; sed 's/^/       /' "$out" | head -20
 	fi
+	rm -f "$out"
 }
 
 # tap CMD...: runs a driver that prints "ok - MSG" / "not ok - MSG" lines and
