@@ -250,6 +250,39 @@ static bool want_type(struct ctx *c, const config_setting_t *s, const char *what
 	return false;
 }
 
+/* Strings go into diagnostics, JSON and the journal: they must be UTF-8. A
+ * file saved as Shift_JIS or EUC-JP is the usual cause. */
+static bool utf8_valid(const unsigned char *p)
+{
+	while (*p) {
+		size_t n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
+			   (*p & 0xf8) == 0xf0 ? 3 : 4;
+		if (n == 4 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
+			return false;
+		for (size_t i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		/* overlong 3- and 4-byte forms, UTF-16 surrogates, beyond U+10FFFF */
+		if ((n == 2 && ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] >= 0xa0))) ||
+		    (n == 3 && ((*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 && p[1] >= 0x90))))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* The string value of s, or NULL (reported) when it is not UTF-8. */
+static const char *get_text(struct ctx *c, const config_setting_t *s, const char *what, const char *key)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (utf8_valid((const unsigned char *)v))
+		return v;
+	ERR(c, line_of(s), "%s: '%s' is not valid UTF-8 — save the file as UTF-8 (convert Shift_JIS or "
+	    "EUC-JP text, e.g. with iconv -f SHIFT_JIS -t UTF-8)", what, key);
+	return NULL;
+}
+
 /* Copies a string member; *out stays NULL when absent. Returns false on error. */
 static bool get_string(struct ctx *c, const config_setting_t *g, const char *what,
 		       const char *key, char **out, size_t max)
@@ -260,7 +293,9 @@ static bool get_string(struct ctx *c, const config_setting_t *g, const char *wha
 		return true;
 	if (!want_type(c, s, what, key, CONFIG_TYPE_STRING, "\"...\""))
 		return false;
-	const char *v = config_setting_get_string(s);
+	const char *v = get_text(c, s, what, key);
+	if (!v)
+		return false;
 	if (strlen(v) > max) {
 		ERR(c, line_of(s), "%s: '%s' is longer than %zu characters — shorten it", what, key, max);
 		return false;
@@ -321,7 +356,9 @@ static long for_each_string(struct ctx *c, const config_setting_t *s, const char
 			    "write e.g. %s = [ \"...\" ];", what, key, i + 1, type_name(config_setting_type(e)), key);
 			continue;
 		}
-		fn(c, config_setting_get_string(e), line_of(e), arg);
+		const char *v = get_text(c, e, what, key);
+		if (v)
+			fn(c, v, line_of(e), arg);
 	}
 	return n;
 }
@@ -422,7 +459,9 @@ static int parse_kind(struct ctx *c, const config_setting_t *g, const char *what
 	}
 	if (!want_type(c, s, what, "kind", CONFIG_TYPE_STRING, "\"lgwan\""))
 		return -1;
-	const char *v = config_setting_get_string(s);
+	const char *v = get_text(c, s, what, "kind");
+	if (!v)
+		return -1;
 	for (size_t i = 0; i < count; i++)
 		if (strcmp(v, names[i]) == 0)
 			return (int)i;
@@ -527,7 +566,9 @@ static bool get_zone_ref(struct ctx *c, const config_setting_t *g, const char *w
 	}
 	if (!want_type(c, s, what, key, CONFIG_TYPE_STRING, "\"lgwan\""))
 		return false;
-	const char *v = config_setting_get_string(s);
+	const char *v = get_text(c, s, what, key);
+	if (!v)
+		return false;
 	int z = seg_zone_find(c->cfg, v);
 	if (z < 0) {
 		const char *names[SEG_MAX_ZONES + 1];
