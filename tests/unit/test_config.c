@@ -666,6 +666,40 @@ START_TEST(test_integer_limits)
 }
 END_TEST
 
+/* Strings must be UTF-8 (they reach diagnostics, JSON and the journal). */
+START_TEST(test_utf8_strings)
+{
+	static const struct { const char *bytes; bool ok; } t[] = {
+		{ "plain", true }, { "中間サーバー", true }, { "\xc2\xa9", true }, { "\xf0\x9f\x94\x92", true },
+		{ "\xef\xbf\xbf", true }, { "\xf4\x8f\xbf\xbf", true },
+		{ "\x92\x86\x8a\xd4", false },          /* 中間 in Shift_JIS */
+		{ "\xc3", false }, { "\xc0\xaf", false }, { "\xc1\xbf", false }, { "\xe0\x80\xaf", false },
+		{ "\xed\xa0\x80", false }, { "\xf0\x80\x80\xaf", false }, { "\xf4\x90\x80\x80", false },
+		{ "\xf5\x80\x80\x80", false }, { "\xff", false }, { "a\x80", false }, { "\xe4\xb8", false },
+	};
+	for (int i = 0; i < N(t); i++) {
+		char *text;
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		ck_assert(asprintf(&text, "version = 1;\nzones = (\n"
+				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
+				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
+				   "conduits = ( { name = \"c\"; kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
+				   "  destinations = [ \"10.30.0.33\" ]; services = [ \"tcp/3389\" ]; approval = \"A-1\";\n"
+				   "  expires = \"2027-03-31\"; comment = \"%s\"; } );\n", t[i].bytes) > 0);
+		int r = seg_config_load_string(text, "utf8.conf", today(), &cfg, &d);
+		ck_assert_msg((r == 0) == t[i].ok, "string %d: load returned %d", i, r);
+		if (!t[i].ok)
+			ck_assert(has_diag(&d, SEG_SEV_ERROR, 7, "'comment' is not valid UTF-8"));
+		else
+			ck_assert_str_eq(cfg->conduits[0].comment, t[i].bytes);
+		free(text);
+		seg_diags_free(&d);
+		seg_config_free(cfg);
+	}
+}
+END_TEST
+
 /* Several errors of every stage in one text: all are reported, in one run. */
 START_TEST(test_all_errors_reported)
 {
@@ -809,6 +843,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_writable_by_others);
 	tcase_add_test(tc, test_nesting_limit);
 	tcase_add_test(tc, test_integer_limits);
+	tcase_add_test(tc, test_utf8_strings);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("free");
