@@ -105,7 +105,7 @@ static int open_file(struct seg_spool *sp)
 {
 	struct stat stt;
 
-	sp->fd = open(sp->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+	sp->fd = open(sp->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
 	if (sp->fd < 0)
 		return -errno;
 	if (fstat(sp->fd, &stt) < 0 || !S_ISREG(stt.st_mode)) {
