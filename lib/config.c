@@ -809,6 +809,17 @@ static int load_text(const char *text, size_t len, const char *name, int64_t tod
 		seg_config_free(cfg);
 		return -EINVAL;
 	}
+	/* libconfig 1.5 refuses a comment on the last line without its newline */
+	char *owned = NULL;
+	if (len > 0 && text[len - 1] != '\n') {
+		if (!(owned = malloc(len + 2))) {
+			seg_config_free(cfg);
+			return -ENOMEM;
+		}
+		memcpy(owned, text, len);
+		memcpy(owned + len, "\n", 2);
+		text = owned;
+	}
 	config_init(&lc);
 	if (!config_read_string(&lc, text)) {
 		ERR(&c, config_error_line(&lc), "syntax error: %s — check the line for a missing ';', "
@@ -820,6 +831,7 @@ static int load_text(const char *text, size_t len, const char *name, int64_t tod
 		seg_config_validate(cfg, today, d);
 	}
 	config_destroy(&lc);
+	free(owned);
 	if (d->n_errors > 0 || d->oom) {
 		seg_config_free(cfg);
 		return d->oom ? -ENOMEM : -EINVAL;
