@@ -12,6 +12,8 @@ static const struct segctl_cmd commands[] = {
 	{ "rules",   cmd_rules,   "[FILE]", "print the ruleset segd would install, in nft -f syntax" },
 	{ "explain", cmd_explain, "SRC DST PROTO[/PORT] [--in IFACE] [--out IFACE] [--to-gateway]",
 	  "verdict for one flow and the conduit or rule that decides it" },
+	{ "incidents", cmd_incidents, "[--since T] [--until T] [--zone Z] [--event E] [--spool FILE]",
+	  "the recorded incidents, from the spool (no daemon needed)" },
 	{ "matrix",  cmd_matrix,  "", "zone x zone table: intra-zone, denied, guarded, or the conduits that open it" },
 };
 

@@ -35,6 +35,7 @@ int segctl_usage(struct segctl *s, const char *cmd);
 
 int cmd_check(struct segctl *s, int argc, char **argv);
 int cmd_explain(struct segctl *s, int argc, char **argv);
+int cmd_incidents(struct segctl *s, int argc, char **argv);
 int cmd_matrix(struct segctl *s, int argc, char **argv);
 int cmd_rules(struct segctl *s, int argc, char **argv);
 
