@@ -1,0 +1,275 @@
+/* test_nftnl.c - netlink round trip without root: build segd's batch for a
+ * compiled plan, parse every message back with libnftnl and compare it with
+ * the plan; and map a kernel error's sequence number and attribute offset
+ * back to the element and its configuration line. */
+#include <check.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include "addr.h"
+#include "config.h"
+#include "nftnl.h"
+#include "plan.h"
+#include "suites.h"
+#include "zonemap.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const configs[] = {
+	TEST_CONFIGS "/good/several-zones-per-kind.conf",
+	TEST_CONFIGS "/good/port-ranges.conf",
+	TEST_CONFIGS "/good/ipv6-only.conf",
+	TEST_CONFIGS "/good/gateway-services.conf",
+};
+
+struct fixture {
+	struct seg_config *cfg;
+	struct seg_zonemap map;
+	struct seg_plan *plan;
+	struct seg_nft_batch *batch;
+};
+
+static void setup_fixture(struct fixture *f, const char *path)
+{
+	struct seg_diags d;
+
+	memset(f, 0, sizeof(*f));
+	ck_assert_int_eq(seg_config_load(path, 20600, &f->cfg, &d), 0);
+	seg_diags_free(&d);
+	ck_assert_int_eq(seg_zonemap_build(f->cfg, &f->map), 0);
+	ck_assert_int_eq(seg_plan_compile(f->cfg, &f->map, &f->plan), 0);
+	ck_assert_int_eq(seg_nft_batch_build(f->plan, &f->batch), 0);
+}
+
+static void teardown_fixture(struct fixture *f)
+{
+	seg_nft_batch_free(f->batch);
+	seg_plan_free(f->plan);
+	seg_zonemap_free(&f->map);
+	seg_config_free(f->cfg);
+}
+
+/* Where the walk over the batch stands against the plan. */
+struct walk {
+	const struct seg_plan *p;
+	size_t chains, sets, rules, elems[4096];
+	size_t tables, deltables, acks;
+	uint32_t expect_seq;
+	const struct seg_plan_set *cur_set;
+	size_t cur_set_i;
+};
+
+static void check_set_msg(struct walk *w, const struct nlmsghdr *nlh)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	ck_assert_int_eq(nftnl_set_nlmsg_parse(nlh, s), 0);
+	ck_assert_uint_lt(w->sets, w->p->n_sets);
+	const struct seg_plan_set *ps = &w->p->sets[w->sets];
+	ck_assert_str_eq(nftnl_set_get_str(s, NFTNL_SET_NAME), ps->name);
+	ck_assert_uint_eq(nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), seg_set_key_len(ps));
+	ck_assert_uint_eq(!!(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL), ps->interval);
+	ck_assert_uint_eq(!!(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_MAP), ps->vmap);
+	w->cur_set = ps;
+	w->cur_set_i = w->sets++;
+	nftnl_set_free(s);
+}
+
+/* The data of a NFTA_SET_ELEM_KEY / _KEY_END nest (its NFTA_DATA_VALUE). */
+static const void *data_value(const struct nlattr *nest, uint32_t *len)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest)
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE) {
+			*len = mnl_attr_get_payload_len(a);
+			return mnl_attr_get_payload(a);
+		}
+	return NULL;
+}
+
+static void check_elem(struct walk *w, const struct nlattr *el)
+{
+	const struct seg_plan_set *ps = w->cur_set;
+	const void *key = NULL, *end = NULL;
+	uint32_t len = 0, elen = 0, flags = 0;
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, el) {
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_KEY)
+			key = data_value(a, &len);
+		else if (mnl_attr_get_type(a) == NFTA_SET_ELEM_KEY_END)
+			end = data_value(a, &elen);
+		else if (mnl_attr_get_type(a) == NFTA_SET_ELEM_FLAGS)
+			flags = ntohl(mnl_attr_get_u32(a));
+	}
+	ck_assert_ptr_nonnull(key);
+	ck_assert_uint_eq(len, seg_set_key_len(ps));
+	if (!(ps->interval && ps->n_key == 1)) {       /* 1:1 with the plan, in order */
+		size_t i = w->elems[w->cur_set_i];
+		ck_assert_uint_lt(i, ps->n_elems);
+		ck_assert(memcmp(key, ps->elems[i].lo, len) == 0);
+		if (ps->interval)
+			ck_assert(end && elen == len && memcmp(end, ps->elems[i].hi, len) == 0);
+	}
+	if (!(flags & NFT_SET_ELEM_INTERVAL_END))
+		w->elems[w->cur_set_i]++;
+}
+
+static void check_elems_msg(struct walk *w, const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *el;
+
+	ck_assert_ptr_nonnull(w->cur_set);
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET)
+			ck_assert_str_eq(mnl_attr_get_str(a), w->cur_set->name);
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+			mnl_attr_for_each_nested(el, a)
+				check_elem(w, el);
+	}
+}
+
+static int last_expr(struct nftnl_expr *e, void *data)
+{
+	*(struct nftnl_expr **)data = e;
+	return 0;
+}
+
+static void check_rule_msg(struct walk *w, const struct nlmsghdr *nlh)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr *last = NULL;
+	size_t c = 0, k = w->rules;
+
+	ck_assert_int_eq(nftnl_rule_nlmsg_parse(nlh, r), 0);
+	while (c < w->p->n_chains && k >= w->p->chains[c].n_rules)
+		k -= w->p->chains[c++].n_rules;
+	ck_assert_uint_lt(c, w->p->n_chains);
+	ck_assert_str_eq(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), w->p->chains[c].name);
+	nftnl_expr_foreach(r, last_expr, &last);
+	ck_assert_ptr_nonnull(last);
+	const struct seg_plan_rule *pr = &w->p->chains[c].rules[k];
+	const char *want = pr->action == SEG_A_NONE ? "lookup" : "immediate";
+	ck_assert_str_eq(nftnl_expr_get_str(last, NFTNL_EXPR_NAME), want);
+	if (pr->action != SEG_A_NONE)
+		ck_assert_int_eq((int)nftnl_expr_get_u32(last, NFTNL_EXPR_IMM_VERDICT),
+				 pr->action == SEG_A_ACCEPT ? NF_ACCEPT : NF_DROP);
+	w->rules++;
+	nftnl_rule_free(r);
+}
+
+static void check_msg(struct walk *w, const struct nlmsghdr *nlh)
+{
+	uint16_t type = nlh->nlmsg_type & 0xff;
+
+	if (nlh->nlmsg_flags & NLM_F_ACK)
+		w->acks++;
+	switch (type) {
+	case NFT_MSG_NEWTABLE: w->tables++; break;
+	case NFT_MSG_DELTABLE: w->deltables++; break;
+	case NFT_MSG_NEWCHAIN: {
+		struct nftnl_chain *ch = nftnl_chain_alloc();
+		ck_assert_int_eq(nftnl_chain_nlmsg_parse(nlh, ch), 0);
+		ck_assert_str_eq(nftnl_chain_get_str(ch, NFTNL_CHAIN_NAME), w->p->chains[w->chains++].name);
+		nftnl_chain_free(ch);
+		break;
+	}
+	case NFT_MSG_NEWSET: check_set_msg(w, nlh); break;
+	case NFT_MSG_NEWSETELEM: check_elems_msg(w, nlh); break;
+	case NFT_MSG_NEWRULE: check_rule_msg(w, nlh); break;
+	default: ck_abort_msg("unexpected message type %u", type);
+	}
+}
+
+START_TEST(test_round_trip)
+{
+	struct fixture f;
+	struct walk w = { 0 };
+	size_t len, n = 0;
+
+	setup_fixture(&f, configs[_i]);
+	ck_assert_uint_lt(f.plan->n_sets, N(w.elems));
+	w.p = f.plan;
+	const char *buf = seg_nft_batch_data(f.batch, &len);
+	int rest = (int)len;
+	const struct nlmsghdr *nlh = (const void *)buf, *last = NULL;
+	ck_assert_uint_eq(nlh->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+	w.expect_seq = nlh->nlmsg_seq;
+	for (; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest), n++) {
+		ck_assert_uint_eq(nlh->nlmsg_seq, w.expect_seq++);      /* one seq per message */
+		last = nlh;
+		if (n > 0 && nlh->nlmsg_type != NFNL_MSG_BATCH_END)
+			check_msg(&w, nlh);
+	}
+	ck_assert_int_eq(rest, 0);
+	ck_assert_uint_eq(last->nlmsg_type, NFNL_MSG_BATCH_END);
+	ck_assert_uint_eq(n, seg_nft_batch_messages(f.batch));
+	ck_assert_uint_eq(w.tables, 2);
+	ck_assert_uint_eq(w.deltables, 1);
+	ck_assert_uint_eq(w.acks, 1);                                  /* only the last object */
+	ck_assert_uint_eq(w.chains, f.plan->n_chains);
+	ck_assert_uint_eq(w.sets, f.plan->n_sets);
+	ck_assert_uint_eq(w.rules, f.plan->counts.rules);
+	for (size_t i = 0; i < f.plan->n_sets; i++)
+		ck_assert_msg(w.elems[i] == f.plan->sets[i].n_elems, "set %s: %zu of %zu elements",
+			      f.plan->sets[i].name, w.elems[i], f.plan->sets[i].n_elems);
+	teardown_fixture(&f);
+}
+END_TEST
+
+/* A kernel error names the sequence number and the offset of the refused
+ * attribute: both must lead back to the element and its line. */
+START_TEST(test_error_mapping)
+{
+	struct fixture f;
+	struct seg_nft_error err = { 0 };
+	size_t len;
+
+	setup_fixture(&f, configs[0]);
+	const char *buf = seg_nft_batch_data(f.batch, &len);
+	int rest = (int)len, checked = 0;
+	for (const struct nlmsghdr *nlh = (const void *)buf; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest)) {
+		if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWSETELEM || nlh->nlmsg_type >> 8 != NFNL_SUBSYS_NFTABLES)
+			continue;
+		const struct nlattr *a, *e, *first = NULL;
+		mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+			if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+				mnl_attr_for_each_nested(e, a)
+					first = first ? first : e;
+		ck_assert_ptr_nonnull(first);
+		uint32_t off = (uint32_t)((const char *)first - (const char *)nlh) + 4;
+		seg_nft_batch_describe(f.batch, f.plan, nlh->nlmsg_seq, off, &err);
+		ck_assert_msg(strstr(err.what, "element ") != NULL, "%s", err.what);
+		if (strncmp(err.what, "set 'c", 6) == 0)       /* conduit elements carry their line */
+			ck_assert_int_gt(err.line, 0);
+		checked++;
+	}
+	ck_assert_int_gt(checked, 0);
+	seg_nft_batch_describe(f.batch, f.plan, seg_nft_batch_first_seq(f.batch) + 1, 0, &err);
+	ck_assert_str_eq(err.what, "create table inet 'segd'");
+	seg_nft_batch_describe(f.batch, f.plan, seg_nft_batch_first_seq(f.batch) + 100000, 0, &err);
+	ck_assert(strstr(err.what, "not in the batch") != NULL);
+	teardown_fixture(&f);
+}
+END_TEST
+
+Suite *nftnl_suite(void)
+{
+	Suite *s = suite_create("nftnl");
+	TCase *tc = tcase_create("batch");
+
+	tcase_add_loop_test(tc, test_round_trip, 0, N(configs));
+	tcase_add_test(tc, test_error_mapping);
+	suite_add_tcase(s, tc);
+	return s;
+}
