@@ -974,3 +974,47 @@ int seg_nft_apply(const struct seg_plan *plan, struct seg_nft_stats *stats, stru
 		*stats = st;
 	return r;
 }
+
+#ifndef NFT_TABLE_F_OWNER
+#define NFT_TABLE_F_OWNER 0x2
+#endif
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+
+/* A dry run: BEGIN and a NEWTABLE with owner|persist but no END, so the
+ * kernel answers the NEWTABLE and then aborts the transaction. */
+int seg_nft_probe_persist(void)
+{
+	struct seg_plan p = { .table = (char *)"segd-probe-persist" };
+	struct seg_nft_batch b = { .seq0 = (uint32_t)time(NULL) };
+	struct replies rp = { 0 };
+	struct mnl_socket *nl = NULL;
+	int r = put_marker(&b, OP_BEGIN);
+
+	if (r == 0)
+		r = put_table(&b, &p, NFT_MSG_NEWTABLE, OP_TABLE);
+	if (r == 0) {
+		struct nlmsghdr *nlh = (struct nlmsghdr *)(b.buf + b.ops[1].offset);
+		struct nftnl_table *t = nftnl_table_alloc();
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, p.table);
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST);
+		nlh = nftnl_nlmsg_build_hdr((char *)nlh, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK,
+					    b.seq0 + 1);
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		nftnl_table_free(t);
+		b.len = b.ops[1].offset + NLMSG_ALIGN(nlh->nlmsg_len);
+		rp.last_seq = b.seq0 + 1;
+		nl = open_socket(b.len);
+		r = !nl ? -errno : mnl_socket_sendto(nl, b.buf, b.len) < 0 ? -errno : read_replies(nl, &rp);
+	}
+	if (nl)
+		mnl_socket_close(nl);
+	free(b.buf);
+	free(b.ops);
+	if (r < 0)
+		return r;
+	if (rp.err == -EOPNOTSUPP)
+		return 0;
+	return rp.err == 0 && rp.saw_last ? 1 : rp.err;
+}
