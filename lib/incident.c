@@ -430,7 +430,9 @@ void seg_incidents_add(struct seg_incidents *t, const struct seg_nflog_rec *rec,
 {
 	t->tot.records++;
 	count_seq(t, rec);
-	if (seg_nflog_usable(st))
+	/* A record is used only as the decoder left it: enums in range. */
+	bool sane = (unsigned)rec->event < SEG_NFLOG_EVENT_COUNT && (unsigned)rec->l4 <= SEG_L4_UNKNOWN;
+	if (seg_nflog_usable(st) && sane)
 		aggregate(t, rec, cfg, rec->has_time ? rec->time_us : real_us, mono_us);
 	else if (st == SEG_NFLOG_FOREIGN_PREFIX || st == SEG_NFLOG_NO_PREFIX)
 		t->tot.foreign++;
