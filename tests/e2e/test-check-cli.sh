@@ -109,6 +109,20 @@ else
 	echo "SKIP segd -n comparison: $SEGD does not exist yet"
 fi
 
+# ---- names that are nft keywords: valid, and the ruleset they give is valid nft ----
+if [ "$(id -u)" = 0 ] && command -v nft >/dev/null && command -v unshare >/dev/null &&
+   "$SEGCTL" --help | grep -q '^  rules '; then
+	"$SEGCTL" rules "$CONFIGS/good/nft-keywords.conf" >"$TMP/kw.nft" 2>"$TMP/err"
+	# nft -c only checks; a throwaway network namespace keeps the host's ruleset out of reach anyway
+	if unshare -n nft -c -f "$TMP/kw.nft" 2>>"$TMP/err"; then
+		ok "zones named accept/drop/table/chain: nft -c accepts segctl rules"
+	else
+		fail "nft -c refuses the ruleset of nft-keywords.conf: $(head -3 "$TMP/err")"
+	fi
+else
+	echo "SKIP nft -c of nft-keywords.conf (needs root, nft, unshare and segctl rules)"
+fi
+
 # ---- exit status 2 and usage ----
 run "$SEGCTL" check "$TMP/does-not-exist.conf"
 expect_rc 2 "check of a missing file"
