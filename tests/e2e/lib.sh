@@ -85,8 +85,9 @@ lab_namespaces() {
 }
 
 lab_down() {
-	local ns pid
-	trap - EXIT INT TERM
+	local ns pid IFS=$' \t\n'   # a trap may fire inside "IFS= read"
+	trap "" INT TERM   # finish the clean-up even when interrupted again
+	trap - EXIT
 	for ns in $(lab_namespaces); do
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
 	done
