@@ -58,17 +58,25 @@ check() {
 
 # tap CMD...: runs a driver that prints "ok - MSG" / "not ok - MSG" lines and
 # counts them; other lines are shown as they are. A driver that dies counts
-# as a failure.
+# as a failure. It runs in the background so that a signal reaches our trap
+# at once, and lab_down stops it (TAP_PID).
+TAP_PID=""
 tap() {
-	local line rc=0
+	local line rc out
+	out=$(mktemp /tmp/segd-e2e-tap.XXXXXX)
+	"$@" >"$out" 2>&1 &
+	TAP_PID=$!
+	wait "$TAP_PID"
+	rc=$?
+	TAP_PID=""
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*)     ok "${line#ok - }" ;;
 		"not ok - "*) fail "${line#not ok - }" ;;
-		"__rc="*)     rc=${line#__rc=} ;;
 		*)            echo "     $line" ;;
 		esac
-	done < <("$@" 2>&1; echo "__rc=$?")
+	done <"$out"
+	rm -f "$out"
 	if [ "$rc" != 0 ]; then fail "driver '$*' exited with status $rc"; fi
 }
 
@@ -88,6 +96,7 @@ lab_down() {
 	local ns pid IFS=$' \t\n'   # a trap may fire inside "IFS= read"
 	trap "" INT TERM   # finish the clean-up even when interrupted again
 	trap - EXIT
+	if [ -n "$TAP_PID" ]; then kill "$TAP_PID" 2>/dev/null; wait "$TAP_PID" 2>/dev/null; fi
 	for ns in $(lab_namespaces); do
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
 	done
