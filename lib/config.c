@@ -589,17 +589,24 @@ static bool get_zone_ref(struct ctx *c, const config_setting_t *g, const char *w
 	return true;
 }
 
+/* A present but unusable 'expires' (wrong type, not a date) is reported here
+ * once; the conduit keeps a non-NULL expires with expires_day -1 so that the
+ * model's rule 4 does not also call it missing. */
 static void parse_expires(struct ctx *c, const config_setting_t *g, const char *what, struct seg_conduit *cd)
 {
+	const config_setting_t *s = config_setting_get_member(g, "expires");
 	const char *why;
 
-	if (!get_string(c, g, what, "expires", &cd->expires, 64) || !cd->expires)
+	cd->expires_day = -1;
+	if (!s)
 		return;
+	if (!get_string(c, g, what, "expires", &cd->expires, 64)) {
+		if (!cd->expires && !(cd->expires = strdup("")))
+			c->d->oom = 1;
+		return;
+	}
 	if (seg_date_parse(cd->expires, &cd->expires_day, &why) < 0) {
-		ERR(c, line_of(config_setting_get_member(g, "expires")), "%s: expires '%s': %s",
-		    what, cd->expires, why);
-		free(cd->expires);
-		cd->expires = NULL;
+		ERR(c, line_of(s), "%s: expires '%s': %s", what, cd->expires, why);
 		cd->expires_day = -1;
 	}
 }

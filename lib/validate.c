@@ -332,6 +332,8 @@ static void check_approval(const struct seg_conduit *c, int64_t today, struct se
 		    "expires = \"2027-03-31\"; (rule 4)", c->name);
 		return;
 	}
+	if (c->expires_day < 0)
+		return; /* present but not a date: the parser said so */
 	if (c->expires_day < today) {
 		seg_diag(d, SEG_SEV_WARNING, c->line, "conduit '%s' expired on %s — it is not installed; renew "
 			 "its approval and date, or remove it", c->name, c->expires);

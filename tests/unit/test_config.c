@@ -424,6 +424,42 @@ START_TEST(test_expiry_boundaries)
 }
 END_TEST
 
+/* An unusable 'expires' is one error on its own line, not also "missing". */
+START_TEST(test_expires_one_error)
+{
+	static const struct { const char *line; const char *error; } t[] = {
+		{ "expires = \"2027-13-01\";", "expires '2027-13-01': no such date" },
+		{ "expires = \"2027-02-30\";", "expires '2027-02-30': no such date" },
+		{ "expires = \"27-03-31\";", "expires '27-03-31': not a date" },
+		{ "expires = \"\";", "expires '': not a date" },
+		{ "expires = 20270331;", "'expires' must be a string, not a number" },
+		{ "expires = [ \"2027-03-31\" ];", "'expires' must be a string, not an array" },
+		{ "comment = \"no date\";", "'expires' is missing" },
+	};
+	for (int i = 0; i < N(t); i++) {
+		char *text;
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		ck_assert(asprintf(&text, "version = 1;\nzones = (\n"
+				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
+				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
+				   "conduits = ( { name = \"c\"; kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
+				   "  destinations = [ \"10.30.0.33\" ]; services = [ \"tcp/3389\" ]; approval = \"A-1\";\n"
+				   "  %s } );\n", t[i].line) > 0);
+		ck_assert_int_eq(seg_config_load_string(text, "expires.conf", today(), &cfg, &d), -EINVAL);
+		char *all = dump(&d);
+		int want_line = strstr(t[i].error, "missing") ? 5 : 7;
+		ck_assert_msg(has_diag(&d, SEG_SEV_ERROR, want_line, t[i].error), "%s: no '%s' on line %d; got:\n%s",
+			      t[i].line, t[i].error, want_line, all);
+		ck_assert_msg(d.n_errors == 1 && d.n == 1, "%s: %zu diagnostics, expected one; got:\n%s", t[i].line,
+			      d.n, all);
+		free(all);
+		free(text);
+		seg_diags_free(&d);
+	}
+}
+END_TEST
+
 /* ---- inputs made at test time ---- */
 
 static char tmpdir[64];
@@ -831,6 +867,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_detail_settings_and_zones);
 	tcase_add_test(tc, test_detail_conduits);
 	tcase_add_test(tc, test_expiry_boundaries);
+	tcase_add_test(tc, test_expires_one_error);
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_diag_rendering);
 	suite_add_tcase(s, tc);
