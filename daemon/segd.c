@@ -1,11 +1,10 @@
 /*
  * segd.c - the daemon's entry: segd [-c FILE] [-n].
  *
- * This first version applies the configuration and then waits for signals
- * synchronously (sigwaitinfo: no handlers, nothing runs in signal context):
- * SIGHUP reloads, SIGTERM/SIGINT end segd and leave the rules in the kernel
- * (fail closed). Exit status as segctl: 0 ok, 1 invalid configuration,
- * 2 usage or runtime error.
+ * -n checks the configuration like `segctl check`; otherwise daemon.c runs
+ * the event loop: SIGHUP or `segctl reload` reloads, SIGTERM/SIGINT end segd
+ * and leave the rules in the kernel (fail closed). Exit status as segctl:
+ * 0 ok, 1 invalid configuration, 2 usage or runtime error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +14,7 @@
 #include <string.h>
 #include "apply.h"
 #include "config.h"
+#include "daemon.h"
 
 enum { EXIT_OK = 0, EXIT_NOT_OK = 1, EXIT_ERROR = 2 };
 
@@ -39,38 +39,6 @@ static int check_only(const char *path)
 			g->plan->counts.rules);
 	segd_gen_free(g);
 	return r == 0 ? EXIT_OK : r == -EINVAL ? EXIT_NOT_OK : EXIT_ERROR;
-}
-
-static int serve(const char *path)
-{
-	struct segd_gen *cur = NULL;
-	sigset_t set;
-	int r;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	r = segd_reload(path, stderr, &cur);
-	if (r < 0)
-		return r == -EINVAL ? EXIT_NOT_OK : EXIT_ERROR;
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig < 0 && errno == EINTR)
-			continue;
-		if (sig == SIGHUP) {
-			fprintf(stderr, "segd: SIGHUP: reloading '%s'\n", path);
-			(void)segd_reload(path, stderr, &cur);
-			continue;
-		}
-		fprintf(stderr, "segd: %s: exiting; table inet '%s' stays in the kernel\n",
-			sig >= 0 ? strsignal(sig) : strerror(errno), cur->plan->table);
-		break;
-	}
-	segd_gen_free(cur);
-	return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -99,5 +67,5 @@ int main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	return check ? check_only(path) : serve(path);
+	return check ? check_only(path) : segd_serve(path);
 }

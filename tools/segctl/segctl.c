@@ -14,6 +14,8 @@ static const struct segctl_cmd commands[] = {
 	  "verdict for one flow and the conduit or rule that decides it" },
 	{ "incidents", cmd_incidents, "[--since T] [--until T] [--zone Z] [--event E] [--spool FILE]",
 	  "the recorded incidents, from the spool (no daemon needed)" },
+	{ "status",  cmd_status,  "", "the running segd: configuration and its hash, generation, counters, incidents" },
+	{ "reload",  cmd_reload,  "", "make segd re-read its configuration; if invalid, print why (rules stay)" },
 	{ "matrix",  cmd_matrix,  "", "zone x zone table: intra-zone, denied, guarded, or the conduits that open it" },
 };
 
@@ -84,6 +86,8 @@ static int take_globals(struct segctl *s, int *argc, char **argv)
 			s->config = argv[++i];
 		} else if (strncmp(a, "--config=", 9) == 0) {
 			s->config = a + 9;
+		} else if (strcmp(a, "--socket") == 0 && i + 1 < *argc) {
+			s->socket = argv[++i];
 		} else if (strcmp(a, "--json") == 0) {
 			s->json = true;
 		} else {
@@ -111,8 +115,11 @@ int main(int argc, char **argv)
 		return segctl_usage(&s, NULL);
 	const struct segctl_cmd *c = find_command(args[0]);
 	if (!c) {
-		fprintf(stderr, "%s: unknown command '%s' (try '%s --help')\n", s.prog, args[0], s.prog);
-		return SEGCTL_ERROR;
+		fprintf(stderr, "%s: unknown command '%s' — use one of: ", s.prog, args[0]);
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			fprintf(stderr, "%s%s", i ? ", " : "", commands[i].name);
+		fputc('\n', stderr);
+		return segctl_usage(&s, NULL);
 	}
 	for (int i = 1; i < n; i++)
 		if (strcmp(args[i], "-h") == 0 || strcmp(args[i], "--help") == 0) {

@@ -10,6 +10,7 @@
 #define SEGCTL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include "model.h"
 
 enum { SEGCTL_OK = 0, SEGCTL_NOT_OK = 1, SEGCTL_ERROR = 2 };
@@ -18,6 +19,7 @@ struct segctl {
 	const char *prog;
 	const char *config;     /* -c FILE; NULL: SEG_DEFAULT_CONFIG */
 	bool json;              /* --json */
+	const char *socket;     /* --socket PATH: the daemon's control socket */
 };
 
 struct segctl_cmd {
@@ -33,10 +35,19 @@ int segctl_load(struct segctl *s, const char *path, struct seg_config **ret_cfg)
 /* Prints "usage: segctl CMD ARGS" for cmd to stderr and returns SEGCTL_ERROR. */
 int segctl_usage(struct segctl *s, const char *cmd);
 
+struct seg_kvlist;
+/* Sends req to segd and fills resp; prints why on failure. Returns an exit code:
+ * SEGCTL_OK when segd answered status=ok. */
+int segctl_call(struct segctl *s, struct seg_kvlist *req, struct seg_kvlist *resp);
+/* A response as one JSON object; repeated keys become arrays. */
+void segctl_print_kv_json(const struct seg_kvlist *l, FILE *f);
+
 int cmd_check(struct segctl *s, int argc, char **argv);
 int cmd_explain(struct segctl *s, int argc, char **argv);
 int cmd_incidents(struct segctl *s, int argc, char **argv);
 int cmd_matrix(struct segctl *s, int argc, char **argv);
 int cmd_rules(struct segctl *s, int argc, char **argv);
+int cmd_status(struct segctl *s, int argc, char **argv);
+int cmd_reload(struct segctl *s, int argc, char **argv);
 
 #endif

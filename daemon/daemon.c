@@ -1,0 +1,664 @@
+/* daemon.c - segd's event loop and what it does on each event. */
+#include <errno.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+#include "addr.h"
+#include "apply.h"
+#include "config.h"
+#include "ctlsrv.h"
+#include "daemon.h"
+#include "incident.h"
+#include "json.h"
+#include "loop.h"
+#include "nflog.h"
+#include "nftmon.h"
+#include "sha256.h"
+#include "watch.h"
+#include "writer.h"
+
+#define WATCH_BUFFER    (8u << 20)   /* no NFLOG records lost up to ~600 kpps (testing-recipes) */
+#define WRITER_QUEUE    8192
+#define RETRY_WATCH_S   5
+#define EXIT_NOT_OK     1
+#define EXIT_ERROR      2
+
+struct segd {
+	const char *path;
+	struct segd_gen *gen;
+	char hash[SEG_SHA256_HEX];
+	struct seg_loop *loop;
+	struct seg_writer *w;
+	struct seg_watch *watch;
+	struct seg_incidents *inc;
+	struct seg_nftmon *mon;
+	struct seg_ctlsrv *ctl;
+	int sigfd, tickfd, wdfd, incfd, lockfd;
+	bool stop;
+	char degraded[256];            /* "" when every part works */
+	uint64_t reloads, reload_failures, tampers, restores, watch_errors;
+	time_t started, applied, last_watch_try;
+	int64_t applied_day;           /* seg_today() when the running rules were compiled */
+};
+
+static int64_t now_us(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- logging: what apply.c writes to a FILE goes to the journal, line by line ---- */
+
+static void forward_lines(struct segd *d, char *text, const char *event, int base_prio)
+{
+	char *save = NULL;
+
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "segd: ", 6) == 0)
+			line += 6;
+		int prio = strstr(line, ": error: ") ? 3 : strstr(line, ": warning: ") ? 4 : base_prio;
+		seg_writer_log(d->w, prio, event, NULL, "%s", line);
+	}
+}
+
+struct capture {
+	FILE *f;
+	char *buf;
+	size_t len;
+};
+
+static FILE *capture_begin(struct capture *c)
+{
+	c->buf = NULL;
+	c->len = 0;
+	c->f = open_memstream(&c->buf, &c->len);
+	return c->f ? c->f : stderr;
+}
+
+/* Returns the captured text (caller frees), "" when nothing was captured. */
+static char *capture_end(struct capture *c)
+{
+	if (!c->f)
+		return strdup("");
+	fclose(c->f);
+	return c->buf ? c->buf : strdup("");
+}
+
+/* ---- sd_notify ---- */
+
+static void notify_status(struct segd *d)
+{
+	const struct seg_plan_counts *c = &d->gen->plan->counts;
+
+	sd_notifyf(0, "STATUS=enforcing table inet %s: %zu zones, %zu conduits installed%s%s",
+		   d->gen->plan->table, d->gen->cfg->n_zones, c->conduits_installed,
+		   d->degraded[0] ? "; DEGRADED: " : "", d->degraded);
+}
+
+/* ---- applying ---- */
+
+static void set_running(struct segd *d, struct segd_gen *g)
+{
+	if (g != d->gen) {
+		segd_gen_free(d->gen);
+		d->gen = g;
+	}
+	if (seg_sha256_file(g->cfg->file, d->hash) < 0)
+		snprintf(d->hash, sizeof(d->hash), "unknown");
+	d->applied = time(NULL);
+	d->applied_day = seg_today();
+}
+
+/* Loads, compiles and installs path; on success it becomes the running
+ * generation. *report receives every line written (caller frees). */
+static int reload(struct segd *d, const char *why, char **report)
+{
+	struct capture cap;
+	FILE *log = capture_begin(&cap);
+	struct segd_gen *g = NULL;
+
+	sd_notify(0, "RELOADING=1");
+	int r = segd_gen_load(d->path, log, &g);
+	if (r == 0 && (r = segd_gen_apply(g, log)) < 0) {
+		segd_gen_free(g);
+		g = NULL;
+	}
+	char *text = capture_end(&cap);
+	if (r == 0) {
+		set_running(d, g);
+		d->reloads++;
+		forward_lines(d, text, NULL, 6);
+		const char *f[] = { "SEGD_CONFIG_SHA256=", NULL };
+		char hashf[96];
+		snprintf(hashf, sizeof(hashf), "SEGD_CONFIG_SHA256=%s", d->hash);
+		f[0] = hashf;
+		seg_writer_log(d->w, 5, "reload", f, "reloaded '%s' (%s): sha256 %s, generation %u",
+			       d->path, why, d->hash, g->stats.gen_after);
+	} else {
+		d->reload_failures++;
+		forward_lines(d, text, "reload-failed", 3);
+		seg_writer_log(d->w, 3, "reload-failed", NULL, "reload of '%s' (%s) failed: %s; the running "
+			       "rules (sha256 %s) stay in force", d->path, why,
+			       r == -EINVAL ? "the configuration is invalid" : strerror(-r), d->hash);
+	}
+	sd_notify(0, "READY=1");
+	notify_status(d);
+	if (report)
+		*report = text;
+	else
+		free(text);
+	return r;
+}
+
+/* Re-installs the running generation (tamper restore, expiry). */
+static int reinstall(struct segd *d, const char *why)
+{
+	struct capture cap;
+	FILE *log = capture_begin(&cap);
+	int r = segd_gen_apply(d->gen, log);
+	char *text = capture_end(&cap);
+
+	forward_lines(d, text, r < 0 ? "restore-failed" : NULL, r < 0 ? 2 : 6);
+	free(text);
+	if (r < 0)
+		seg_writer_log(d->w, 2, "restore-failed", NULL, "could not re-install table inet %s (%s): %s",
+			       d->gen->plan->table, why, strerror(-r));
+	return r;
+}
+
+/* ---- incidents ---- */
+
+static void ifname(uint32_t idx, char buf[IF_NAMESIZE])
+{
+	if (idx == 0 || !if_indextoname(idx, buf))
+		buf[0] = '\0';
+}
+
+static void emit_incident(const struct seg_incident *inc, void *ctx)
+{
+	struct segd *d = ctx;
+	char in[IF_NAMESIZE], out[IF_NAMESIZE], *line = NULL;
+	struct seg_journal_entry *je = NULL;
+	size_t len = 0;
+
+	ifname(inc->in_ifindex, in);
+	ifname(inc->out_ifindex, out);
+	if (seg_incident_journal(inc, in[0] ? in : NULL, out[0] ? out : NULL, &je) < 0)
+		je = NULL;
+	if (seg_incident_json(inc, in[0] ? in : NULL, out[0] ? out : NULL, &line, &len) < 0)
+		line = NULL;
+	seg_writer_submit(d->w, je, line, len);
+}
+
+static void arm_incident_timer(struct segd *d)
+{
+	int64_t when;
+
+	if (!seg_incidents_next_deadline(d->inc, &when)) {
+		seg_timer_set(d->incfd, 3600 * 1000, 0);
+		return;
+	}
+	int64_t left = when - now_us(CLOCK_MONOTONIC);
+	seg_timer_set(d->incfd, left > 0 ? (uint64_t)(left + 999) / 1000 : 0, 0);
+}
+
+static void on_record(const uint8_t *rec, size_t caplen, size_t len, void *ctx)
+{
+	struct segd *d = ctx;
+	struct seg_nflog_rec r;
+	(void)len;
+
+	enum seg_nflog_status st = seg_nflog_decode(rec, caplen, &r);
+	seg_incidents_add(d->inc, &r, st, d->gen->cfg, now_us(CLOCK_REALTIME), now_us(CLOCK_MONOTONIC));
+}
+
+static void on_watch(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
+{
+	struct segd *d = ctx;
+	(void)l;
+	(void)fd;
+	(void)ev;
+
+	if (seg_watch_dispatch(d->watch) < 0)
+		d->watch_errors++;
+	arm_incident_timer(d);
+}
+
+static void on_incident_timer(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
+{
+	struct segd *d = ctx;
+	(void)l;
+	(void)ev;
+
+	seg_timer_ack(fd);
+	seg_incidents_expire(d->inc, now_us(CLOCK_MONOTONIC), emit_incident, d);
+	arm_incident_timer(d);
+}
+
+/* Opens nflog:<group> and asks the kernel to number its records, so that every
+ * record lost between the kernel and us is counted. */
+static int open_watch(struct segd *d)
+{
+	char err[256] = "";
+	uint8_t msg[256];
+	uint16_t group = d->gen->plan->log_group;
+	int r = seg_watch_open(group, WATCH_BUFFER, on_record, d, &d->watch, err, sizeof(err));
+
+	d->last_watch_try = time(NULL);
+	if (r < 0) {
+		snprintf(d->degraded, sizeof(d->degraded), "NFLOG group %u cannot be watched (%s): denied "
+			 "packets are still dropped and counted by the kernel, but no incidents are logged — "
+			 "stop the other listener on the group (ulogd, tcpdump) or choose another log_group",
+			 group, err);
+		return r;
+	}
+	int n = seg_nflog_build_config(group, NULL, 1, msg, sizeof(msg));
+	if (n > 0)
+		send(seg_watch_fd(d->watch), msg, (size_t)n, 0);
+	seg_incidents_seq_restart(d->inc);
+	if ((r = seg_loop_add(d->loop, seg_watch_fd(d->watch), EPOLLIN, on_watch, d)) < 0)
+		return r;
+	d->degraded[0] = '\0';
+	return 0;
+}
+
+/* ---- tamper ---- */
+
+static void spool_event(struct segd *d, const char *event, int prio, const char *msg,
+			const char *what, const char *who)
+{
+	char *line = NULL, t[40];
+	size_t len = 0;
+	int first = 1;
+	FILE *f = open_memstream(&line, &len);
+
+	if (!f)
+		return;
+	seg_time_format(now_us(CLOCK_REALTIME), t, sizeof(t));
+	fputc('{', f);
+	seg_json_key(f, &first, "event");
+	seg_json_str(f, event);
+	seg_json_key(f, &first, "priority");
+	fprintf(f, "%d", prio);
+	seg_json_key(f, &first, "message");
+	seg_json_str(f, msg);
+	seg_json_key(f, &first, "first");
+	seg_json_str(f, t);
+	seg_json_key(f, &first, "last");
+	seg_json_str(f, t);
+	seg_json_key(f, &first, "what");
+	seg_json_str(f, what);
+	seg_json_key(f, &first, "by");
+	seg_json_str(f, who);
+	fputs("}\n", f);
+	fclose(f);
+	seg_writer_submit(d->w, NULL, line, len);
+}
+
+static void on_tamper(const char *what, const char *who, int lost, void *ctx)
+{
+	struct segd *d = ctx;
+	char msg[1400], whatf[1100], whof[128];
+	const char *extra[] = { whatf, whof, NULL };
+
+	d->tampers++;
+	snprintf(msg, sizeof(msg), "tamper: table inet %s was changed by %s: %s — restoring the approved "
+		 "ruleset", d->gen->plan->table, who, what);
+	snprintf(whatf, sizeof(whatf), "SEGD_CHANGE=%s", what);
+	snprintf(whof, sizeof(whof), "SEGD_BY=%s", who);
+	seg_writer_log(d->w, lost ? 3 : 2, "tamper", extra, "%s", msg);
+	spool_event(d, "tamper", 2, msg, what, who);
+	if (reinstall(d, "tamper") == 0) {
+		d->restores++;
+		seg_writer_log(d->w, 5, "restored", NULL, "restored table inet %s (sha256 %s)",
+			       d->gen->plan->table, d->hash);
+	}
+}
+
+static void on_mon(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
+{
+	struct segd *d = ctx;
+	(void)l;
+	(void)fd;
+	(void)ev;
+
+	seg_nftmon_dispatch(d->mon);
+}
+
+/* ---- expiry ---- */
+
+/* Once a day: conduits that expired since the last compile are taken out
+ * (re-validated and re-compiled from the running configuration, not from a
+ * file that may have changed since), and warnings 30 and 7 days ahead. */
+static void check_expiry(struct segd *d)
+{
+	int64_t today = seg_today();
+	struct seg_config *cfg = d->gen->cfg;
+	bool expired_now = false;
+
+	if (today == d->applied_day)
+		return;
+	for (size_t i = 0; i < cfg->n_conduits; i++) {
+		struct seg_conduit *c = &cfg->conduits[i];
+		int64_t left = c->expires_day - today;
+		if (!c->expired && left < 0) {
+			expired_now = true;
+			const char *f[] = { NULL, NULL };
+			char cf[64];
+			snprintf(cf, sizeof(cf), "SEGD_CONDUIT=%s", c->name);
+			f[0] = cf;
+			seg_writer_log(d->w, 4, "conduit-expired", f, "conduit '%s' (%s -> %s, approval %s) expired on "
+				       "%s; it is removed from the kernel", c->name, cfg->zones[c->from].name,
+				       cfg->zones[c->to].name, c->approval, c->expires);
+		} else if (!c->expired && (left == 30 || left == 7)) {
+			seg_writer_log(d->w, 4, "conduit-expiring", NULL, "conduit '%s' (approval %s) expires on "
+				       "%s, in %lld days — renew its approval in time", c->name, c->approval,
+				       c->expires, (long long)left);
+		}
+	}
+	d->applied_day = today;
+	if (!expired_now)
+		return;
+	struct seg_diags diags;
+	struct seg_plan *plan = NULL;
+	seg_diags_init(&diags, cfg->file);
+	seg_config_validate(cfg, today, &diags);
+	seg_diags_free(&diags);
+	if (seg_plan_compile(cfg, &d->gen->map, &plan) == 0) {
+		seg_plan_free(d->gen->plan);
+		d->gen->plan = plan;
+		reinstall(d, "conduit expiry");
+	}
+}
+
+/* ---- control ---- */
+
+static void status_kv(struct segd *d, struct seg_kvlist *r)
+{
+	const struct seg_plan_counts *c = &d->gen->plan->counts;
+	struct seg_incident_totals t;
+	struct seg_writer_stats ws;
+	uint32_t gen = 0;
+
+	seg_incidents_totals(d->inc, &t);
+	seg_writer_get_stats(d->w, &ws);
+	seg_nft_generation(&gen);
+	seg_kv_addf(r, "pid", "%d", (int)getpid());
+	seg_kv_add(r, "config", d->path);
+	seg_kv_add(r, "sha256", d->hash);
+	seg_kv_add(r, "table", d->gen->plan->table);
+	seg_kv_addf(r, "applied", "%lld", (long long)d->applied);
+	seg_kv_addf(r, "started", "%lld", (long long)d->started);
+	seg_kv_addf(r, "generation_applied", "%u", d->gen->stats.gen_after);
+	seg_kv_addf(r, "generation_kernel", "%u", gen);
+	seg_kv_addf(r, "zones", "%zu", d->gen->cfg->n_zones);
+	seg_kv_addf(r, "conduits_installed", "%zu", c->conduits_installed);
+	seg_kv_addf(r, "conduits_expired", "%zu", c->conduits_expired);
+	seg_kv_addf(r, "elements", "%zu", c->elems);
+	seg_kv_add(r, "degraded", d->degraded);
+	seg_kv_addf(r, "reloads", "%llu", (unsigned long long)d->reloads);
+	seg_kv_addf(r, "reload_failures", "%llu", (unsigned long long)d->reload_failures);
+	seg_kv_addf(r, "tampers", "%llu", (unsigned long long)d->tampers);
+	seg_kv_addf(r, "restores", "%llu", (unsigned long long)d->restores);
+	seg_kv_addf(r, "records", "%llu", (unsigned long long)t.records);
+	seg_kv_addf(r, "packets_in_incidents", "%llu", (unsigned long long)t.packets);
+	seg_kv_addf(r, "not_sampled", "%llu", (unsigned long long)t.not_sampled);
+	seg_kv_addf(r, "seq_gaps", "%llu", (unsigned long long)t.seq_gaps);
+	seg_kv_addf(r, "undecodable", "%llu", (unsigned long long)t.undecodable);
+	seg_kv_addf(r, "incidents_emitted", "%llu", (unsigned long long)t.emitted);
+	seg_kv_addf(r, "incidents_open", "%llu", (unsigned long long)t.open);
+	seg_kv_addf(r, "socket_drops", "%llu",
+		    (unsigned long long)(d->watch ? seg_watch_socket_drops(d->watch) : 0));
+	seg_kv_addf(r, "journal_sent", "%llu", (unsigned long long)ws.sent);
+	seg_kv_addf(r, "journal_dropped", "%llu", (unsigned long long)ws.dropped);
+	seg_kv_addf(r, "journal_pending", "%zu", ws.pending);
+	seg_kv_addf(r, "spool_lines", "%llu", (unsigned long long)ws.spool.lines);
+	seg_kv_addf(r, "spool_dropped", "%llu", (unsigned long long)ws.spool.dropped);
+	seg_kv_add(r, "spool_error", ws.spool.error ? strerror(-ws.spool.error) : "");
+}
+
+static void reply_reload(struct segd *d, const struct ucred *cred, struct seg_kvlist *resp)
+{
+	char why[64], *report = NULL, *save = NULL;
+
+	snprintf(why, sizeof(why), "segctl reload by uid %u", (unsigned)cred->uid);
+	int r = reload(d, why, &report);
+	if (r == 0)
+		seg_ctl_ok(resp);
+	else
+		seg_ctl_error(resp, r == -EINVAL ? 1 : 2, "reload failed: %s; the running rules stay in force",
+			      r == -EINVAL ? "the configuration is invalid" : strerror(-r));
+	for (char *line = strtok_r(report, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		seg_kv_add(resp, "line", line);
+	seg_kv_add(resp, "sha256", d->hash);
+	free(report);
+}
+
+static void on_request(void *ctx, const struct ucred *cred, const struct seg_kvlist *req,
+		       struct seg_kvlist *resp)
+{
+	struct segd *d = ctx;
+	const char *cmd = seg_kv_get(req, "cmd");
+
+	if (strcmp(cmd, "status") == 0) {
+		seg_ctl_ok(resp);
+		status_kv(d, resp);
+	} else if (strcmp(cmd, "reload") == 0) {
+		reply_reload(d, cred, resp);
+	} else if (strcmp(cmd, "ping") == 0) {
+		seg_ctl_ok(resp);
+	} else {
+		seg_ctl_error(resp, 2, "unknown command '%s'", cmd);
+	}
+}
+
+/* ---- signals and timers ---- */
+
+static void on_signal(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
+{
+	struct segd *d = ctx;
+	struct signalfd_siginfo si;
+	(void)l;
+	(void)ev;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reload(d, "SIGHUP", NULL);
+		else
+			d->stop = true;
+	}
+}
+
+static void on_tick(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
+{
+	struct segd *d = ctx;
+	(void)l;
+	(void)ev;
+
+	seg_timer_ack(fd);
+	seg_ctlsrv_sweep(d->ctl);
+	check_expiry(d);
+	if (!d->watch && time(NULL) - d->last_watch_try >= RETRY_WATCH_S) {
+		seg_watch_close(d->watch);
+		d->watch = NULL;
+		if (open_watch(d) == 0) {
+			seg_writer_log(d->w, 5, "watch-ok", NULL, "NFLOG group %u is watched again; incidents are "
+				       "logged", d->gen->plan->log_group);
+			notify_status(d);
+		}
+	}
+}
+
+static void on_watchdog(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
+{
+	(void)l;
+	(void)ev;
+	(void)ctx;
+	seg_timer_ack(fd);
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* ---- start and stop ---- */
+
+/* One segd per table and network namespace: an abstract socket name is
+ * released by the kernel when its holder dies, even by SIGKILL. */
+static int take_lock(const char *table)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "segd/table/%s", table);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void make_parent_dir(const char *path)
+{
+	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0750);
+	}
+	free(dir);
+}
+
+static const int handled_signals[] = { SIGHUP, SIGTERM, SIGINT };
+
+static int start_parts(struct segd *d)
+{
+	uint64_t wd_usec = 0, seed = 0;
+	int r;
+
+	if ((r = seg_loop_new(&d->loop)) < 0 || (d->sigfd = seg_signalfd_new(handled_signals, 3)) < 0 ||
+	    (d->tickfd = seg_timer_new(1000, 1)) < 0 || (d->incfd = seg_timer_new(3600 * 1000, 0)) < 0)
+		return r < 0 ? r : -errno;
+	seg_loop_add(d->loop, d->sigfd, EPOLLIN, on_signal, d);
+	seg_loop_add(d->loop, d->tickfd, EPOLLIN, on_tick, d);
+	seg_loop_add(d->loop, d->incfd, EPOLLIN, on_incident_timer, d);
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && (d->wdfd = seg_timer_new(wd_usec / 2000, 1)) >= 0)
+		seg_loop_add(d->loop, d->wdfd, EPOLLIN, on_watchdog, d);
+	if ((r = seg_nftmon_open(d->gen->plan->table, on_tamper, d, &d->mon)) < 0)
+		return r;
+	seg_loop_add(d->loop, seg_nftmon_fd(d->mon), EPOLLIN, on_mon, d);
+	uint64_t last = 0;
+	seg_spool_last_id(d->gen->cfg->settings.spool, &last);
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)now_us(CLOCK_MONOTONIC);
+	struct seg_incidents_opts o = { .window_s = d->gen->cfg->settings.incident_window, .hash_seed = seed,
+					.first_id = seg_incident_next_id(last, now_us(CLOCK_REALTIME)) };
+	return seg_incidents_new(&o, &d->inc);
+}
+
+static void open_control(struct segd *d)
+{
+	const struct seg_settings *s = &d->gen->cfg->settings;
+
+	make_parent_dir(s->control_socket);
+	int r = seg_ctlsrv_open(d->loop, s->control_socket, s->control_group, on_request, d, &d->ctl);
+	if (r < 0)
+		seg_writer_log(d->w, 3, NULL, NULL, "cannot open the control socket '%s': %s — segctl status "
+			       "and reload will not work; SIGHUP still reloads", s->control_socket, strerror(-r));
+}
+
+static void shut_down(struct segd *d)
+{
+	sd_notify(0, "STOPPING=1");
+	if (d->inc)
+		seg_incidents_flush(d->inc, emit_incident, d);
+	if (d->gen)
+		seg_writer_log(d->w, 5, NULL, NULL, "stopping; table inet %s stays in the kernel and keeps "
+			       "enforcing (fail closed)", d->gen->plan->table);
+	seg_ctlsrv_close(d->ctl);
+	seg_watch_close(d->watch);
+	seg_nftmon_close(d->mon);
+	seg_incidents_free(d->inc);
+	seg_writer_stop(d->w, 2000);
+	seg_loop_free(d->loop);
+	for (int *fd = &d->sigfd; fd <= &d->lockfd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	segd_gen_free(d->gen);
+}
+
+static int first_apply(struct segd *d)
+{
+	struct capture cap;
+	FILE *log = capture_begin(&cap);
+	int r = segd_gen_apply(d->gen, log);
+	char *text = capture_end(&cap);
+
+	forward_lines(d, text, r < 0 ? "apply-failed" : NULL, r < 0 ? 2 : 6);
+	free(text);
+	if (r == 0)
+		set_running(d, d->gen);
+	return r;
+}
+
+int segd_serve(const char *path)
+{
+	struct segd d = { .path = path, .sigfd = -1, .tickfd = -1, .wdfd = -1, .incfd = -1, .lockfd = -1 };
+	int r = segd_gen_load(path, stderr, &d.gen), status = EXIT_ERROR;
+
+	d.started = time(NULL);
+	if (r < 0)
+		return r == -EINVAL ? EXIT_NOT_OK : EXIT_ERROR;
+	/* blocked before any thread starts: threads inherit the mask, and a
+	 * SIGHUP delivered to the writer thread would kill segd */
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+		sigaddset(&set, handled_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	make_parent_dir(d.gen->cfg->settings.spool);
+	if ((r = seg_writer_start(d.gen->cfg->settings.spool, WRITER_QUEUE, &d.w)) < 0) {
+		fprintf(stderr, "segd: cannot start the journal writer: %s\n", strerror(-r));
+		segd_gen_free(d.gen);
+		return EXIT_ERROR;
+	}
+	if ((d.lockfd = take_lock(d.gen->plan->table)) < 0) {
+		seg_writer_log(d.w, 2, NULL, NULL, "another segd already enforces table inet %s in this network "
+			       "namespace — stop it first (systemctl stop segd), or give this one another "
+			       "settings.table", d.gen->plan->table);
+		goto out;
+	}
+	/* the monitor listens before the first apply, so no change slips in between */
+	if ((r = start_parts(&d)) < 0) {
+		seg_writer_log(d.w, 2, NULL, NULL, "cannot start: %s", strerror(-r));
+		goto out;
+	}
+	if (first_apply(&d) < 0)
+		goto out;
+	if (open_watch(&d) < 0)
+		seg_writer_log(d.w, 2, "degraded", NULL, "%s", d.degraded);
+	open_control(&d);
+	sd_notify(0, "READY=1");
+	notify_status(&d);
+	while (!d.stop)
+		if (seg_loop_run_once(d.loop, -1) < 0)
+			break;
+	status = 0;
+out:
+	shut_down(&d);
+	return status;
+}

@@ -1,0 +1,103 @@
+/* cmd_status.c - segctl status and segctl reload: ask the running segd. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "control.h"
+#include "segctl.h"
+
+static const char *get(const struct seg_kvlist *l, const char *k)
+{
+	const char *v = seg_kv_get(l, k);
+	return v ? v : "?";
+}
+
+static void print_time(const char *label, const char *epoch)
+{
+	time_t t = (time_t)strtoll(epoch, NULL, 10);
+	char buf[64];
+
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+	printf("%-22s %s\n", label, buf);
+}
+
+static void print_status(const struct seg_kvlist *r)
+{
+	const char *deg = get(r, "degraded");
+	int in_sync = strcmp(get(r, "generation_applied"), get(r, "generation_kernel")) == 0;
+
+	printf("%-22s %s\n", "state", *deg ? "DEGRADED" : "enforcing");
+	if (*deg)
+		printf("%-22s %s\n", "degraded because", deg);
+	printf("%-22s %s (pid %s)\n", "configuration", get(r, "config"), get(r, "pid"));
+	printf("%-22s %s\n", "sha256", get(r, "sha256"));
+	printf("%-22s inet %s: %s zones, %s conduits installed, %s expired, %s set elements\n", "table",
+	       get(r, "table"), get(r, "zones"), get(r, "conduits_installed"), get(r, "conduits_expired"),
+	       get(r, "elements"));
+	print_time("applied", get(r, "applied"));
+	printf("%-22s applied %s, kernel now %s%s\n", "ruleset generation", get(r, "generation_applied"),
+	       get(r, "generation_kernel"), in_sync ? "" : " (other tables changed since, or ours was restored)");
+	printf("%-22s %s reloads, %s failed; %s tamper events, %s restores\n", "changes", get(r, "reloads"),
+	       get(r, "reload_failures"), get(r, "tampers"), get(r, "restores"));
+	printf("%-22s %s emitted, %s open; %s packets in incidents, %s not sampled (%s sequence gaps, "
+	       "%s undecodable), %s socket drops\n", "incidents", get(r, "incidents_emitted"),
+	       get(r, "incidents_open"), get(r, "packets_in_incidents"), get(r, "not_sampled"),
+	       get(r, "seq_gaps"), get(r, "undecodable"), get(r, "socket_drops"));
+	printf("%-22s %s sent, %s dropped, %s pending\n", "journal", get(r, "journal_sent"),
+	       get(r, "journal_dropped"), get(r, "journal_pending"));
+	printf("%-22s %s lines, %s dropped%s%s\n", "spool", get(r, "spool_lines"), get(r, "spool_dropped"),
+	       *get(r, "spool_error") ? "; error: " : "", get(r, "spool_error"));
+}
+
+static int ask(struct segctl *s, const char *cmd, struct seg_kvlist *resp)
+{
+	struct seg_kvlist req;
+
+	seg_kv_init(&req);
+	seg_kv_add(&req, "cmd", cmd);
+	int r = segctl_call(s, &req, resp);
+	seg_kv_free(&req);
+	return r;
+}
+
+int cmd_status(struct segctl *s, int argc, char **argv)
+{
+	struct seg_kvlist resp;
+	(void)argv;
+
+	if (argc != 1)
+		return segctl_usage(s, "status");
+	int r = ask(s, "status", &resp);
+	if (r == SEGCTL_OK) {
+		if (s->json)
+			segctl_print_kv_json(&resp, stdout);
+		else
+			print_status(&resp);
+		if (*get(&resp, "degraded"))
+			r = SEGCTL_NOT_OK;
+	}
+	seg_kv_free(&resp);
+	return r;
+}
+
+int cmd_reload(struct segctl *s, int argc, char **argv)
+{
+	struct seg_kvlist resp;
+	size_t i = 0;
+	const char *line;
+	(void)argv;
+
+	if (argc != 1)
+		return segctl_usage(s, "reload");
+	int r = ask(s, "reload", &resp);
+	if (s->json) {
+		segctl_print_kv_json(&resp, stdout);
+	} else {
+		while ((line = seg_kv_next(&resp, "line", &i)))
+			fprintf(r == SEGCTL_OK ? stdout : stderr, "%s\n", line);
+		if (r == SEGCTL_OK)
+			printf("reloaded: sha256 %s\n", get(&resp, "sha256"));
+	}
+	seg_kv_free(&resp);
+	return r;
+}
