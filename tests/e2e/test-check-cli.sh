@@ -135,6 +135,7 @@ expect_rc 0 "segctl check --help"
 run "$SEGCTL" frobnicate
 expect_rc 2 "unknown command"
 case $err in *frobnicate*--help*) ok "unknown command: named, with a pointer to --help" ;; *) fail "unknown command: $err" ;; esac
+case $err in *"unknown command 'frobnicate'"*check*$'\n''usage: segctl [-c FILE] [--json] COMMAND [ARGS]'*) ok "unknown command: the known commands and a usage line" ;; *) fail "unknown command: no usage line: $err" ;; esac
 run "$SEGCTL" check a.conf b.conf
 expect_rc 2 "check with two files"
 case $err in "usage: segctl"*check*) ok "two files: usage line" ;; *) fail "two files: $err" ;; esac
