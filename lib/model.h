@@ -81,6 +81,10 @@ struct seg_zone {
 	struct seg_service *gw_services;
 	size_t n_gw_services;
 	int line;
+	/* Runtime state, not configuration: `segctl isolate` cuts the zone off
+	 * from every other zone, conduits included. The daemon sets it before
+	 * compiling; decide.c and compile.c honour it. */
+	bool isolated;
 };
 
 struct seg_conduit {
