@@ -615,8 +615,14 @@ static void decide_forward(const struct seg_policy *p, const struct seg_flow *f,
 /* For icmp/icmpv6 flows dport carries the ICMP type (see decide.h). */
 static bool neighbor_discovery(const struct seg_flow *f)
 {
-	return f->family == AF_INET6 && f->l4proto == IPPROTO_ICMPV6 &&
-	       f->dport >= 133 && f->dport <= 136;
+	static const uint8_t types[] = SEG_LINK_ICMPV6_TYPES;
+
+	if (f->family != AF_INET6 || f->l4proto != IPPROTO_ICMPV6)
+		return false;
+	for (size_t i = 0; i < sizeof(types); i++)
+		if (f->dport == types[i])
+			return true;
+	return false;
 }
 
 /* INPUT: neighbour discovery passes on every interface (zoned or not), so it

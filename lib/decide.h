@@ -27,7 +27,9 @@
  *  Packets to the gateway itself (path INPUT):
  *   1. the arrival interface belongs to no zone     -> accept, UNZONED_GATEWAY
  *      (segd leaves it to the host's own firewall)
- *   2. ICMPv6 neighbour discovery (types 133-136)   -> accept, NEIGHBOR_DISCOVERY
+ *   2. ICMPv6 neighbour discovery and multicast listener discovery (MLD),
+ *      the link-local control traffic of IPv6 (SEG_LINK_ICMPV6_TYPES)
+ *                                                   -> accept, NEIGHBOR_DISCOVERY
  *      (ARP is not IP and never reaches the inet table)
  *   3. source not in the arrival interface's zone   -> drop, SPOOFED_SOURCE
  *   4. the service is in the zone's gateway_services-> accept, GATEWAY_SERVICE
@@ -45,6 +47,14 @@
 #include <stdint.h>
 #include "model.h"
 #include "zonemap.h"
+
+/* ICMPv6 types every IPv6 link needs with its router: MLD query/report/done
+ * (130-132), router/neighbour solicitation and advertisement (133-136), MLDv2
+ * report (143). Sent from link-local or unspecified addresses, so they are
+ * accepted before the source must name a zone; without MLD every IPv6 host
+ * joining a group would be logged as a spoofed source. One list for decide.c
+ * and compile.c, so `segctl explain` and the kernel agree. */
+#define SEG_LINK_ICMPV6_TYPES { 130, 131, 132, 133, 134, 135, 136, 143 }
 
 enum seg_path { SEG_PATH_FORWARD, SEG_PATH_INPUT };
 
