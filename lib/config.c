@@ -868,7 +868,8 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct seg_d
 		goto cleanup;
 	}
 	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_FILE_SIZE) {
-		r = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+		/* a runtime error like a missing file, never -EINVAL (an invalid configuration) */
+		r = S_ISREG(st.st_mode) ? -EFBIG : S_ISDIR(st.st_mode) ? -EISDIR : -ENOTSUP;
 		seg_diag(d, SEG_SEV_ERROR, 0, S_ISREG(st.st_mode) ?
 			 "file is larger than 64 MiB — this cannot be a segd configuration" :
 			 "not a regular file — give the path of the configuration file");
@@ -906,6 +907,8 @@ int seg_config_load(const char *path, int64_t today, struct seg_config **ret_cfg
 
 	seg_diags_init(diags, path);
 	r = read_file(path, &text, &len, diags);
+	if (r == -EINVAL)
+		r = -EIO; /* from open() or read(): -EINVAL means "the configuration is invalid" */
 	if (r == 0)
 		r = load_text(text, len, path, today, ret_cfg, diags);
 	free(text);

@@ -105,6 +105,8 @@ if [ -x "$SEGD" ]; then
 	[ "$differ" = 0 ] && ok "segd -n agrees with segctl check on $n files"
 	run "$SEGD" -n -c "$TMP/does-not-exist.conf"
 	expect_rc 2 "segd -n on a missing file"
+	run "$SEGD" -n -c "$CONFIGS"
+	expect_rc 2 "segd -n on a directory"
 else
 	echo "SKIP segd -n comparison: $SEGD does not exist yet"
 fi
@@ -127,6 +129,19 @@ fi
 run "$SEGCTL" check "$TMP/does-not-exist.conf"
 expect_rc 2 "check of a missing file"
 grep -q "does-not-exist.conf: error: cannot read the file" "$TMP/err" && ok "missing file named" || fail "missing file: $err"
+# a file that cannot be read is a runtime error (2) like a missing one, never "invalid" (1)
+run "$SEGCTL" check "$CONFIGS"
+expect_rc 2 "check of a directory"
+grep -q "configs: error: not a regular file" "$TMP/err" && ok "directory named" || fail "directory: $err"
+run "$SEGCTL" --json check "$CONFIGS"
+expect_rc 2 "--json check of a directory"
+run "$SEGCTL" check /dev/null
+expect_rc 2 "check of a character device"
+if [ "$(id -u)" != 0 ]; then
+	cp "$CONFIGS/good/base.conf" "$TMP/unreadable.conf" && chmod 0000 "$TMP/unreadable.conf"
+	run "$SEGCTL" check "$TMP/unreadable.conf"
+	expect_rc 2 "check of an unreadable file"
+fi
 run "$SEGCTL" --help
 expect_rc 0 "segctl --help"
 case $out in *"usage: segctl"*check*) ok "--help: usage and the check command" ;; *) fail "--help: $out" ;; esac
@@ -178,7 +193,7 @@ expect_rc 1 "100,000 levels of nesting refused (no stack overflow)"
 grep -q "deep.conf:2: error: nesting deeper than" "$TMP/err" && ok "deep nesting: line 2" || fail "deep nesting: $err"
 truncate -s 65M "$TMP/huge.conf"
 run "$SEGCTL" check "$TMP/huge.conf"
-[ "$rc" != 0 ] && grep -q "larger than 64 MiB" "$TMP/err" && ok "65 MiB file refused unread (exit $rc)" || fail "65 MiB: exit $rc $err"
+[ "$rc" = 2 ] && grep -q "larger than 64 MiB" "$TMP/err" && ok "65 MiB file refused unread (exit $rc)" || fail "65 MiB: exit $rc $err"
 cp "$CONFIGS/good/base.conf" "$TMP/writable.conf"
 chmod 0666 "$TMP/writable.conf"
 run "$SEGCTL" check "$TMP/writable.conf"
