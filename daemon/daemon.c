@@ -151,9 +151,10 @@ static int reload(struct segd *d, const char *why, char **report)
 	} else {
 		d->reload_failures++;
 		forward_lines(d, text, "reload-failed", 3);
-		seg_writer_log(d->w, 3, "reload-failed", NULL, "reload of '%s' (%s) failed: %s; the running "
-			       "rules (sha256 %s) stay in force", d->path, why,
-			       r == -EINVAL ? "the configuration is invalid" : strerror(-r), d->hash);
+		seg_writer_log(d->w, 3, "reload-failed", NULL, "reload of '%s' (%s) failed: %s; the rules of "
+			       "'%s' (sha256 %s) stay in force", d->path, why,
+			       r == -EINVAL ? "the configuration is invalid" : strerror(-r),
+			       d->gen->cfg->file, d->hash);
 	}
 	sd_notify(0, "READY=1");
 	notify_status(d);
@@ -581,12 +582,14 @@ static void open_control(struct segd *d)
 			       "and reload will not work; SIGHUP still reloads", s->control_socket, strerror(-r));
 }
 
-static void shut_down(struct segd *d)
+/* ready: READY=1 was sent; a segd that never started says nothing of stopping. */
+static void shut_down(struct segd *d, bool ready)
 {
-	sd_notify(0, "STOPPING=1");
+	if (ready)
+		sd_notify(0, "STOPPING=1");
 	if (d->inc)
 		seg_incidents_flush(d->inc, emit_incident, d);
-	if (d->gen)
+	if (ready)
 		seg_writer_log(d->w, 5, NULL, NULL, "stopping; table inet %s stays in the kernel and keeps "
 			       "enforcing (fail closed)", d->gen->plan->table);
 	seg_ctlsrv_close(d->ctl);
@@ -659,6 +662,6 @@ int segd_serve(const char *path)
 			break;
 	status = 0;
 out:
-	shut_down(&d);
+	shut_down(&d, status == 0);
 	return status;
 }
