@@ -47,7 +47,7 @@ struct segd {
 	struct seg_ctlsrv *ctl;
 	int sigfd, tickfd, wdfd, incfd, lockfd;
 	bool stop;
-	char degraded[256];            /* "" when every part works */
+	char degraded[512];            /* "" when every part works */
 	uint64_t reloads, reload_failures, tampers, restores, watch_errors;
 	time_t started, applied, last_watch_try;
 	int64_t applied_day;           /* seg_today() when the running rules were compiled */
