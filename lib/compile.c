@@ -562,7 +562,7 @@ static const uint8_t svc_proto[SEG_PROTO_COUNT] = {
 static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct side *s,
 		      const struct side *d, const struct seg_service *sv)
 {
-	struct seg_plan_elem e = { .line = k->line };
+	struct seg_plan_elem e = { .line = k->line, .conduit = (uint32_t)c->plan->n_conduits };
 	size_t w = fam_width(s->fam), aoff = w;        /* second address at offset w (4-aligned) */
 	bool exact = range_exact(s->lo, s->hi, w) && range_exact(d->lo, d->hi, w);
 	int sh = sv->proto == SEG_PROTO_ANY ? SH_ANY :
@@ -607,11 +607,28 @@ static bool zone_has_ifaces(const struct seg_config *cfg, size_t z)
 	return cfg->zones[z].n_ifaces > 0;
 }
 
+/* Names the conduit whose elements come next (their .conduit is its number,
+ * 1-based: emit_entry reads n_conduits after this). plan->conduits has room
+ * for every conduit of the configuration (expand_conduits). */
+static int add_plan_conduit(struct cctx *c, const struct seg_conduit *k)
+{
+	struct seg_plan_conduit *pc = &c->plan->conduits[c->plan->n_conduits++];
+
+	pc->name = strdup(k->name);
+	pc->from = strdup(c->cfg->zones[k->from].name);
+	pc->to = strdup(c->cfg->zones[k->to].name);
+	pc->line = k->line;
+	return pc->name && pc->from && pc->to ? 0 : -ENOMEM;
+}
+
 static int expand_conduits(struct cctx *c)
 {
 	struct sides src = { 0 }, dst = { 0 };
 	int r = 0;
 
+	c->plan->conduits = calloc(c->cfg->n_conduits + 1, sizeof(*c->plan->conduits));
+	if (!c->plan->conduits)
+		return -ENOMEM;
 	for (size_t i = 0; i < c->cfg->n_conduits && r == 0; i++) {
 		const struct seg_conduit *k = &c->cfg->conduits[i];
 		if (k->expired) {
@@ -624,7 +641,9 @@ static int expand_conduits(struct cctx *c)
 			c->plan->counts.conduits_unreachable++;
 			continue;
 		}
-		r = expand_conduit(c, k, &src, &dst);
+		r = add_plan_conduit(c, k);
+		if (r == 0)
+			r = expand_conduit(c, k, &src, &dst);
 		c->plan->counts.conduits_installed++;
 	}
 	free(src.v);
@@ -656,9 +675,11 @@ static int add_nd_set(struct cctx *c, int32_t *ret)
 	struct evec v = { 0 };
 	int r = 0;
 
-	for (uint8_t t = 133; t <= 136 && r == 0; t++) {       /* RS, RA, NS, NA */
+	static const uint8_t types[] = SEG_LINK_ICMPV6_TYPES;   /* MLD, RS, RA, NS, NA */
+
+	for (size_t i = 0; i < sizeof(types) && r == 0; i++) {
 		struct seg_plan_elem e = { 0 };
-		put_value(&e, 0, &t, 1);
+		put_value(&e, 0, &types[i], 1);
 		r = evec_push(&v, &e);
 	}
 	int32_t si = r < 0 ? r : set_from(c, strf("nd"), key, 1, false, &v);
@@ -756,6 +777,8 @@ static int add_pair_sets(struct cctx *c, size_t a, size_t b, int32_t cset[2][SH_
 						 k, shapes[sh].n, iv, v);
 				if (cset[f][sh][iv] < -1)
 					r = cset[f][sh][iv];
+				else if (cset[f][sh][iv] >= 0)     /* per-conduit packet counts (segctl stats) */
+					c->plan->sets[cset[f][sh][iv]].counter = true;
 				free(v->v);
 				*v = (struct evec){ 0 };
 			}
@@ -1106,6 +1129,12 @@ void seg_plan_free(struct seg_plan *plan)
 		free(plan->chains[i].rules);
 		free(plan->chains[i].name);
 	}
+	for (size_t i = 0; i < plan->n_conduits; i++) {
+		free(plan->conduits[i].name);
+		free(plan->conduits[i].from);
+		free(plan->conduits[i].to);
+	}
+	free(plan->conduits);
 	free(plan->sets);
 	free(plan->chains);
 	free(plan->table);

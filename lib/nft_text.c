@@ -203,6 +203,8 @@ static void write_set(FILE *f, const struct seg_plan *p, const struct seg_plan_s
 	fprintf(f, "%s\n", s->vmap ? " : verdict" : "");
 	if (s->interval)
 		fprintf(f, "\t\tflags interval\n");
+	if (s->counter)
+		fprintf(f, "\t\tcounter\n");
 	fprintf(f, "\t\telements = {");
 	for (size_t i = 0; i < s->n_elems; i++) {
 		const struct seg_plan_elem *e = &s->elems[i];

@@ -61,4 +61,51 @@ int seg_nft_generation(uint32_t *ret_gen);
  * committed (no END message). 1 yes, 0 no, -errno when it cannot tell. */
 int seg_nft_probe_persist(void);
 
+/* ---- reading the table back ---- */
+
+#define SEG_NFT_DIFF_TEXTS 16     /* descriptions kept; the rest are counted in n_more */
+#define SEG_NFT_DIFF_TEXT  320
+
+/* How the kernel's table inet <plan->table> differs from what the plan
+ * installs. Counters, handles and positions are state, not policy: ignored.
+ * Element counts are of kernel elements without interval ends (a range of a
+ * one-dimensional interval set is one element). */
+struct seg_nft_diff {
+	bool in_sync;
+	bool table_missing;
+	bool table_changed;       /* flags (dormant, owner) */
+	size_t chains_missing, chains_extra, chains_changed;   /* changed: hook, type, priority, policy */
+	size_t rules_missing, rules_extra, rules_changed;
+	size_t sets_missing, sets_extra, sets_changed;         /* changed: key, flags, data, counter */
+	size_t elems_missing, elems_extra, elems_changed;      /* changed: same key, other verdict */
+	size_t n_text, n_more;
+	char text[SEG_NFT_DIFF_TEXTS][SEG_NFT_DIFF_TEXT];     /* "chain 'forward': policy accept, the plan says drop" */
+};
+
+/* Dumps table inet <plan->table> (table, chains, sets, elements, rules; the
+ * dumps are repeated when another commit moves the ruleset generation
+ * meanwhile) and compares it with the plan's batch. 0 with *ret filled (in
+ * sync or not), or -errno (EAGAIN: the ruleset kept changing; EPERM). */
+int seg_nft_verify(const struct seg_plan *plan, struct seg_nft_diff *ret);
+
+/* The comparison alone: the table as described by the netlink messages in
+ * buf (a dump's replies, or another batch) against the plan. For tests. */
+int seg_nft_verify_messages(const struct seg_plan *plan, const void *buf, size_t len,
+			    struct seg_nft_diff *ret);
+
+/* 1 when table inet <name> exists, 0 when not, -errno. */
+int seg_nft_table_exists(const char *name);
+
+/* The kernel's counters of table inet <plan->table>, for lib/stats.c: every
+ * rule that has a counter and a log prefix, and every element of the plan's
+ * counting sets (set: index into plan->sets; key as the kernel holds it:
+ * for interval sets of concatenations the range start). */
+struct seg_nft_counter_fns {
+	void (*rule)(const char *chain, const char *log_prefix, uint64_t packets, uint64_t bytes, void *ctx);
+	void (*elem)(size_t set, const uint8_t *key, size_t key_len, uint64_t packets, uint64_t bytes,
+		     void *ctx);
+};
+/* 0, -ENOENT (no such table), -EAGAIN, or another -errno. */
+int seg_nft_read_counters(const struct seg_plan *plan, const struct seg_nft_counter_fns *fns, void *ctx);
+
 #endif

@@ -64,6 +64,7 @@ struct seg_plan_elem {
 	uint32_t chain;                  /* SEG_V_GOTO: index into plan->chains */
 	int line;                        /* configuration line (0: none) */
 	uint32_t id;                     /* stable id: hash of set name and key */
+	uint32_t conduit;                /* 1 + index into plan->conduits; 0: none */
 };
 
 struct seg_plan_set {
@@ -72,6 +73,7 @@ struct seg_plan_set {
 	size_t n_key;
 	bool interval;                   /* elements may be ranges */
 	bool vmap;                       /* a verdict map */
+	bool counter;                    /* each element counts the packets it matched */
 	struct seg_plan_elem *elems;
 	size_t n_elems, cap;
 	int line;
@@ -126,6 +128,15 @@ struct seg_plan_counts {
 	size_t conduits_installed, conduits_expired, conduits_unreachable;
 };
 
+/* An installed conduit, named by the elements it put in the counting sets.
+ * Where conduits overlap, the shared element belongs to the one with the
+ * lowest configuration line (exact tuples) or to the one sorted first
+ * (disjoint interval pieces): a packet is counted once, for one conduit. */
+struct seg_plan_conduit {
+	char *name, *from, *to;
+	int line;
+};
+
 struct seg_plan {
 	char *table;                     /* family inet */
 	int table_line;                  /* settings line naming it (0: default) */
@@ -135,6 +146,8 @@ struct seg_plan {
 	size_t n_sets, cap_sets;
 	struct seg_plan_chain *chains;
 	size_t n_chains, cap_chains;
+	struct seg_plan_conduit *conduits;     /* installed ones, in configuration order */
+	size_t n_conduits;
 	struct seg_plan_counts counts;
 };
 

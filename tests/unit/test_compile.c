@@ -148,6 +148,32 @@ static void check_set(const struct seg_plan *p, const struct seg_plan_set *s)
 	}
 }
 
+/* Counting sets are exactly the conduit sets ("c4p.a.b", ...); each of their
+ * elements names an installed conduit of that very pair, so that segctl stats
+ * can add the kernel's element counters up per conduit. */
+static void check_conduit_counts(const struct seg_plan *p, const struct seg_config *cfg)
+{
+	ck_assert_uint_eq(p->n_conduits, p->counts.conduits_installed);
+	ck_assert_uint_le(p->n_conduits, cfg->n_conduits);
+	for (size_t i = 0; i < p->n_sets; i++) {
+		const struct seg_plan_set *s = &p->sets[i];
+		char pair[80];
+		ck_assert_msg(s->counter == (s->name[0] == 'c'), "set %s: counter %d", s->name, s->counter);
+		for (size_t j = 0; j < s->n_elems; j++) {
+			uint32_t k = s->elems[j].conduit;
+			if (!s->counter) {
+				ck_assert_uint_eq(k, 0);
+				continue;
+			}
+			ck_assert_msg(k >= 1 && k <= p->n_conduits, "set %s element %zu: conduit %u", s->name, j, k);
+			const struct seg_plan_conduit *c = &p->conduits[k - 1];
+			snprintf(pair, sizeof(pair), ".%s.%s", c->from, c->to);
+			ck_assert_str_eq(strchr(s->name, '.'), pair);
+			ck_assert_int_eq(s->elems[j].line, c->line);
+		}
+	}
+}
+
 START_TEST(test_plan_properties)
 {
 	struct seg_config *cfg = NULL;
@@ -167,6 +193,7 @@ START_TEST(test_plan_properties)
 		}
 	ck_assert_str_eq(p->chains[0].name, "forward");
 	ck_assert(p->chains[0].policy_drop);
+	check_conduit_counts(p, cfg);
 	seg_plan_free(p);
 	seg_zonemap_free(&map);
 	seg_config_free(cfg);
@@ -236,6 +263,17 @@ START_TEST(test_overlap_union)
 				bool z = ports[c] == 120;
 				ck_assert_msg(set_holds(s, key) == (x || y || z), "src %zu dst %zu port %u", a, b, ports[c]);
 			}
+	/* every piece is counted for one of x, y, z, and each of them keeps some */
+	ck_assert_uint_eq(p->n_conduits, 3);
+	bool owns[4] = { false };
+	for (size_t i = 0; i < s->n_elems; i++) {
+		ck_assert_uint_ge(s->elems[i].conduit, 1);
+		ck_assert_uint_le(s->elems[i].conduit, 3);
+		owns[s->elems[i].conduit] = true;
+	}
+	ck_assert(owns[1] && owns[2] && owns[3]);
+	ck_assert_str_eq(p->conduits[0].name, "x");
+	ck_assert_str_eq(p->conduits[2].name, "z");
 	seg_plan_free(p);
 	seg_zonemap_free(&map);
 	seg_config_free(cfg);
