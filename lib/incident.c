@@ -592,7 +592,9 @@ static void flow_text(const struct seg_incident *inc, char *buf, size_t len)
 
 /* What the MESSAGE says before the zones, per prefix letter. */
 static const char *const cause_text[SEG_NFLOG_EVENT_COUNT] = {
-	[SEG_NFLOG_DENIED] = "denied", [SEG_NFLOG_GUARD] = "denied by the model guard",
+	/* the model guard's denials read like the contract's example
+	 * ("denied mynumber → internet: ..."); SEGD_REASON tells the rules apart */
+	[SEG_NFLOG_DENIED] = "denied", [SEG_NFLOG_GUARD] = "denied",
 	[SEG_NFLOG_UNZONED] = "denied (unzoned interface)",
 	[SEG_NFLOG_SPOOFED] = "spoofed source", [SEG_NFLOG_TO_GATEWAY] = "to the gateway",
 };
