@@ -845,18 +845,9 @@ int seg_nft_generation(uint32_t *ret_gen)
 	return r;
 }
 
-struct replies {
-	uint32_t last_seq;         /* the one message that asked for an ACK */
-	bool saw_last, overflow;
-	uint32_t err_seq, err_off;
-	int err;
-	char ext[256];
-	size_t n_failed;
-};
-
 static int ext_ack_cb(const struct nlattr *a, void *data)
 {
-	struct replies *rp = data;
+	struct seg_nft_replies *rp = data;
 
 	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 		snprintf(rp->ext, sizeof(rp->ext), "%s", mnl_attr_get_str(a));
@@ -866,7 +857,7 @@ static int ext_ack_cb(const struct nlattr *a, void *data)
 }
 
 /* One NLMSG_ERROR: an ACK (error 0) or a refusal; the first refusal is the cause. */
-static void take_error(const struct nlmsghdr *nlh, struct replies *rp)
+static void take_error(const struct nlmsghdr *nlh, struct seg_nft_replies *rp)
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
@@ -892,9 +883,18 @@ static void take_error(const struct nlmsghdr *nlh, struct replies *rp)
 	}
 }
 
+void seg_nft_replies_take(struct seg_nft_replies *rp, const void *buf, size_t len)
+{
+	int rest = len > INT32_MAX ? INT32_MAX : (int)len;
+
+	for (const struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest))
+		if (nlh->nlmsg_type == NLMSG_ERROR)
+			take_error(nlh, rp);
+}
+
 /* The kernel answers while it processes the batch inside sendmsg, so every
  * reply is queued when sendmsg returns: read them all without blocking. */
-static int read_replies(struct mnl_socket *nl, struct replies *rp)
+static int read_replies(struct mnl_socket *nl, struct seg_nft_replies *rp)
 {
 	size_t size = MNL_SOCKET_BUFFER_SIZE;
 	char *buf = malloc(size);
@@ -912,10 +912,7 @@ static int read_replies(struct mnl_socket *nl, struct replies *rp)
 			r = errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 			break;
 		}
-		int len = (int)n;
-		for (const struct nlmsghdr *nlh = (void *)buf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
-			if (nlh->nlmsg_type == NLMSG_ERROR)
-				take_error(nlh, rp);
+		seg_nft_replies_take(rp, buf, (size_t)n);
 	}
 	free(buf);
 	return r;
@@ -934,7 +931,7 @@ static int send_batch(struct seg_nft_batch *b, const struct seg_plan *p, struct 
 		      struct seg_nft_error *err)
 {
 	struct mnl_socket *nl = open_socket(b->len + 65536);
-	struct replies rp = { .last_seq = b->seq0 + (uint32_t)b->n_ops - 2 };
+	struct seg_nft_replies rp = { .last_seq = b->seq0 + (uint32_t)b->n_ops - 2 };
 	int r = 0;
 
 	if (!nl) {
@@ -1005,7 +1002,7 @@ int seg_nft_probe_persist(void)
 {
 	struct seg_plan p = { .table = (char *)"segd-probe-persist" };
 	struct seg_nft_batch b = { .seq0 = (uint32_t)time(NULL) };
-	struct replies rp = { 0 };
+	struct seg_nft_replies rp = { 0 };
 	struct mnl_socket *nl = NULL;
 	int r = put_marker(&b, OP_BEGIN);
 

@@ -49,6 +49,23 @@ void seg_nft_batch_describe(const struct seg_nft_batch *b, const struct seg_plan
 			    uint32_t offset, struct seg_nft_error *err);
 uint32_t seg_nft_batch_first_seq(const struct seg_nft_batch *b);
 
+/* What the kernel answered to a batch: filled by seg_nft_apply's reader. */
+struct seg_nft_replies {
+	uint32_t last_seq;        /* in: the one message that asked for an ACK */
+	bool saw_last;            /* its ACK arrived */
+	bool overflow;            /* ENOBUFS while reading: answers were lost */
+	uint32_t err_seq, err_off;   /* the first refused message; the byte offset the kernel named */
+	int err;                  /* its -errno; 0: nothing refused */
+	char ext[256];            /* its extended-ACK text */
+	size_t n_failed;          /* messages refused */
+};
+
+/* Takes the NLMSG_ERROR messages (ACKs and refusals, with extended-ACK
+ * attributes) of one received datagram buf[0..len) into rp; other messages
+ * are skipped. Pure, and every length is checked: the socket reader's
+ * parsing, exposed for the fuzzer (fuzz/fuzz_netlink.c) and tests. */
+void seg_nft_replies_take(struct seg_nft_replies *rp, const void *buf, size_t len);
+
 /* Builds and commits the plan. 0 when the kernel committed it; -errno
  * otherwise, with err filled (the previous ruleset is then untouched). */
 int seg_nft_apply(const struct seg_plan *plan, struct seg_nft_stats *stats, struct seg_nft_error *err);
