@@ -1338,6 +1338,8 @@ static int canon_expr(struct nftnl_expr *e, void *data)
 		nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_PACKETS, 0);
 		nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_BYTES, 0);
 	}
+	if (strcmp(name, "lookup") == 0 && !nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS))
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);   /* the kernel always reports them */
 	if (strcmp(name, "log") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX) && !c->vr->prefix)
 		c->vr->prefix = strdup(nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX));
 	nftnl_expr_snprintf(text, sizeof(text), e, NFTNL_OUTPUT_DEFAULT, 0);
