@@ -63,16 +63,18 @@ static int64_t now_us(clockid_t clk)
 
 /* ---- logging: what apply.c writes to a FILE goes to the journal, line by line ---- */
 
-static void forward_lines(struct segd *d, char *text, const char *event, int base_prio)
+/* text is left as it was: a reload also sends it to segctl. */
+static void forward_lines(struct segd *d, const char *text, const char *event, int base_prio)
 {
-	char *save = NULL;
+	char *copy = strdup(text), *save = NULL;
 
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "segd: ", 6) == 0)
 			line += 6;
 		int prio = strstr(line, ": error: ") ? 3 : strstr(line, ": warning: ") ? 4 : base_prio;
 		seg_writer_log(d->w, prio, event, NULL, "%s", line);
 	}
+	free(copy);
 }
 
 struct capture {

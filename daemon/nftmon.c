@@ -12,21 +12,34 @@
 #include <unistd.h>
 #include "nftmon.h"
 
-#define WHAT_MAX 1024
+#define WHAT_MAX  1024
+#define MAX_NOTED 8      /* enough to say what happened; the rest is counted */
+#define OBJ_MAX   256    /* NFT_NAME_MAXLEN */
+
+struct change;
+
+struct noted {
+	const struct change *c;
+	char obj[OBJ_MAX];
+	size_t count;
+};
 
 struct seg_nftmon {
 	struct mnl_socket *nl;
 	char *table;
 	seg_tamper_fn fn;
 	void *ctx;
-	char what[WHAT_MAX];     /* changes to our table in the current transaction */
-	size_t n_changes;
+	struct noted seen[MAX_NOTED]; /* distinct changes to our table in this transaction */
+	size_t n_seen, n_changes;
+	bool table_deleted;
+	char what[WHAT_MAX];
 	uint32_t gen;
 	char *buf;
 };
 
 struct change {
 	int msg;
+	bool in_table_delete;    /* implied by deleting the table: not listed then */
 	const char *before;      /* "rule added to chain" */
 	int obj_attr;            /* attribute naming the object, 0 for none */
 	const char *after;       /* "added or changed" */
@@ -35,20 +48,20 @@ struct change {
 /* Every message type that changes a table, and how to describe it. Attribute 1
  * is the table name in all of them. */
 static const struct change changes[] = {
-	{ NFT_MSG_NEWTABLE,     "table created or its flags changed", 0, "" },
-	{ NFT_MSG_DELTABLE,     "table deleted", 0, "" },
-	{ NFT_MSG_NEWCHAIN,     "chain", NFTA_CHAIN_NAME, " added or changed" },
-	{ NFT_MSG_DELCHAIN,     "chain", NFTA_CHAIN_NAME, " deleted" },
-	{ NFT_MSG_NEWRULE,      "rule added to chain", NFTA_RULE_CHAIN, "" },
-	{ NFT_MSG_DELRULE,      "rule deleted from chain", NFTA_RULE_CHAIN, "" },
-	{ NFT_MSG_NEWSET,       "set", NFTA_SET_NAME, " added or changed" },
-	{ NFT_MSG_DELSET,       "set", NFTA_SET_NAME, " deleted" },
-	{ NFT_MSG_NEWSETELEM,   "elements added to set", NFTA_SET_ELEM_LIST_SET, "" },
-	{ NFT_MSG_DELSETELEM,   "elements deleted from set", NFTA_SET_ELEM_LIST_SET, "" },
-	{ NFT_MSG_NEWOBJ,       "object", NFTA_OBJ_NAME, " added or changed" },
-	{ NFT_MSG_DELOBJ,       "object", NFTA_OBJ_NAME, " deleted" },
-	{ NFT_MSG_NEWFLOWTABLE, "flowtable added", 0, "" },
-	{ NFT_MSG_DELFLOWTABLE, "flowtable deleted", 0, "" },
+	{ NFT_MSG_NEWTABLE,     false, "table created or its flags changed", 0, "" },
+	{ NFT_MSG_DELTABLE,     false, "table deleted", 0, "" },
+	{ NFT_MSG_NEWCHAIN,     false, "chain", NFTA_CHAIN_NAME, " added or changed (policy, hook or priority)" },
+	{ NFT_MSG_DELCHAIN,     true,  "chain", NFTA_CHAIN_NAME, " deleted" },
+	{ NFT_MSG_NEWRULE,      false, "rule added to chain", NFTA_RULE_CHAIN, "" },
+	{ NFT_MSG_DELRULE,      true,  "rule deleted from chain", NFTA_RULE_CHAIN, "" },
+	{ NFT_MSG_NEWSET,       false, "set", NFTA_SET_NAME, " added or changed" },
+	{ NFT_MSG_DELSET,       true,  "set", NFTA_SET_NAME, " deleted" },
+	{ NFT_MSG_NEWSETELEM,   false, "element added to set", NFTA_SET_ELEM_LIST_SET, "" },
+	{ NFT_MSG_DELSETELEM,   true,  "element deleted from set", NFTA_SET_ELEM_LIST_SET, "" },
+	{ NFT_MSG_NEWOBJ,       false, "object", NFTA_OBJ_NAME, " added or changed" },
+	{ NFT_MSG_DELOBJ,       true,  "object", NFTA_OBJ_NAME, " deleted" },
+	{ NFT_MSG_NEWFLOWTABLE, false, "flowtable added", 0, "" },
+	{ NFT_MSG_DELFLOWTABLE, true,  "flowtable deleted", 0, "" },
 };
 
 struct attrs {
@@ -72,15 +85,58 @@ static const char *attr_str(const struct nlattr *a)
 	return mnl_attr_get_str(a);
 }
 
+static void forget(struct seg_nftmon *m)
+{
+	m->n_seen = 0;
+	m->n_changes = 0;
+	m->table_deleted = false;
+}
+
+/* Repeats of one change (a flushed set: one event per element) are counted,
+ * not listed again. */
 static void note_change(struct seg_nftmon *m, const struct change *c, const struct attrs *at)
 {
 	const char *obj = c->obj_attr ? attr_str(at->a[c->obj_attr]) : NULL;
-	size_t len = strlen(m->what);
 
-	if (m->n_changes++ >= 8) /* enough to say what happened; the rest is counted */
+	m->n_changes++;
+	if (c->msg == NFT_MSG_DELTABLE)
+		m->table_deleted = true;
+	for (size_t i = 0; i < m->n_seen; i++)
+		if (m->seen[i].c == c && strcmp(m->seen[i].obj, obj ? obj : "") == 0) {
+			m->seen[i].count++;
+			return;
+		}
+	if (m->n_seen == MAX_NOTED)
 		return;
-	snprintf(m->what + len, WHAT_MAX - len, "%s%s%s%s%s%s", len ? "; " : "", c->before,
-		 obj ? " '" : "", obj ? obj : "", obj ? "'" : "", c->after);
+	struct noted *n = &m->seen[m->n_seen++];
+	n->c = c;
+	n->count = 1;
+	snprintf(n->obj, sizeof(n->obj), "%s", obj ? obj : "");
+}
+
+/* "table deleted" alone says what deleting the table did to its chains,
+ * sets and rules; otherwise each distinct change, with its count. */
+static void describe(struct seg_nftmon *m)
+{
+	size_t len = 0, listed = 0;
+
+	m->what[0] = '\0';
+	for (size_t i = 0; i < m->n_seen && len < WHAT_MAX; i++) {
+		const struct noted *n = &m->seen[i];
+		if (m->table_deleted && n->c->in_table_delete)
+			continue;
+		listed += n->count;
+		len += (size_t)snprintf(m->what + len, WHAT_MAX - len, "%s%s%s%s%s%s", len ? "; " : "",
+					n->c->before, n->obj[0] ? " '" : "", n->obj, n->obj[0] ? "'" : "",
+					n->c->after);
+		if (n->count > 1 && len < WHAT_MAX)
+			len += (size_t)snprintf(m->what + len, WHAT_MAX - len, " (%zu times)", n->count);
+	}
+	if (m->table_deleted && len < WHAT_MAX)
+		len += (size_t)snprintf(m->what + len, WHAT_MAX - len, " (with its chains, sets and rules: "
+					"%zu changes)", m->n_changes);
+	else if (listed < m->n_changes && len < WHAT_MAX)
+		snprintf(m->what + len, WHAT_MAX - len, "; and %zu more changes", m->n_changes - listed);
 }
 
 static void end_transaction(struct seg_nftmon *m, const struct attrs *at)
@@ -93,15 +149,11 @@ static void end_transaction(struct seg_nftmon *m, const struct attrs *at)
 	if (id && mnl_attr_validate(id, MNL_TYPE_U32) == 0)
 		m->gen = ntohl(mnl_attr_get_u32(id));
 	if (m->n_changes && who != (uint32_t)getpid()) {
-		if (m->n_changes > 8) {
-			size_t len = strlen(m->what);
-			snprintf(m->what + len, WHAT_MAX - len, "; and %zu more changes", m->n_changes - 8);
-		}
+		describe(m);
 		snprintf(by, sizeof(by), "%s (pid %u)", name ? name : "unknown process", who);
 		m->fn(m->what, by, 0, m->ctx);
 	}
-	m->what[0] = '\0';
-	m->n_changes = 0;
+	forget(m);
 }
 
 static int on_event(const struct nlmsghdr *nlh, void *data)
@@ -177,8 +229,7 @@ int seg_nftmon_dispatch(struct seg_nftmon *m)
 			return 0;
 		if (n < 0 && errno == ENOBUFS) {
 			/* events were lost: we cannot tell who changed what, so say so */
-			m->what[0] = '\0';
-			m->n_changes = 0;
+			forget(m);
 			m->fn("nftables events were lost (socket overflow)", "unknown", 1, m->ctx);
 			continue;
 		}

@@ -1,5 +1,6 @@
 /* daemon_call.c - talking to segd over the control socket (lib/control.h). */
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,19 +13,51 @@
 #define DEFAULT_SOCKET "/run/segd/control.sock"
 #define CALL_TIMEOUT_MS 30000   /* a reload of 100,000 entries takes about a second */
 
+/* An invalid configuration is what `segctl reload` is often asked to report,
+ * and it still names the socket of the segd that runs it: find the setting
+ * in the text (outside comments), as libconfig would read a plain string. */
+static char *scan_socket(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char line[1024], *found = NULL;
+	regex_t re;
+	regmatch_t m[3];
+
+	if (!f)
+		return NULL;
+	if (regcomp(&re, "(^|[;{[:space:]])control_socket[[:space:]]*[=:][[:space:]]*\"([^\"\\]+)\"",
+		    REG_EXTENDED) != 0) {
+		fclose(f);
+		return NULL;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (regexec(&re, line, 3, m, 0) != 0)
+			continue;
+		char *hash = strchr(line, '#'), *slashes = strstr(line, "//");
+		if ((!hash || hash - line > m[0].rm_so) && (!slashes || slashes - line > m[0].rm_so))
+			found = strndup(line + m[2].rm_so, (size_t)(m[2].rm_eo - m[2].rm_so));
+	}
+	regfree(&re);
+	fclose(f);
+	return found;
+}
+
 /* The socket path: --socket, else the configuration's, else the default. The
  * configuration may be invalid (that is what a reload is asked to report), so
  * its diagnostics are not printed here. */
 static char *socket_path(struct segctl *s)
 {
+	const char *file = s->config ? s->config : SEG_DEFAULT_CONFIG;
 	struct seg_config *cfg = NULL;
 	struct seg_diags d;
 	char *path = NULL;
 
 	if (s->socket)
 		return strdup(s->socket);
-	if (seg_config_load(s->config ? s->config : SEG_DEFAULT_CONFIG, seg_today(), &cfg, &d) == 0)
+	if (seg_config_load(file, seg_today(), &cfg, &d) == 0)
 		path = strdup(cfg->settings.control_socket);
+	else
+		path = scan_socket(file);
 	seg_diags_free(&d);
 	seg_config_free(cfg);
 	return path ? path : strdup(DEFAULT_SOCKET);

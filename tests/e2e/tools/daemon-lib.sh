@@ -1,0 +1,78 @@
+# daemon-lib.sh - shared by the daemon's end-to-end tests (test-daemon.sh,
+# test-control.sh, test-tamper.sh, test-failclosed.sh); sourced after lib.sh.
+#
+#   daemon_reexec "$@"          first line of a test: re-run in a private mount
+#                               namespace, where journald.sh runs a real journald
+#   daemon_lab_up CONFIG        lab_up, the journald, and a trap that stops all
+#   notify_start [--freeze-on A] a NOTIFY_SOCKET reader (tools/notify.py)
+#   notify_count ASSIGNMENT [SINCE]   datagrams carrying it (after line SINCE)
+#   wait_until SECONDS CMD...   polls CMD every 10 ms
+#   journal_event EVENT         segd's journal entries of SEGD_EVENT=EVENT (JSON lines)
+#   jget FIELD                  the field of each JSON line on stdin
+#   segctl_status KEY           one key of `segctl status --json`
+source "$E2E_DIR/journald.sh"
+
+NOTIFY_PID=""
+NOTIFY_LOG=""
+
+daemon_reexec() { journal_reexec /bin/bash "$0" "$@"; }
+
+daemon_down() {
+	trap "" INT TERM
+	if [ -n "$NOTIFY_PID" ]; then kill "$NOTIFY_PID" 2>/dev/null; wait "$NOTIFY_PID" 2>/dev/null; fi
+	NOTIFY_PID=""
+	lab_down
+	journal_stop
+}
+
+daemon_trap() {
+	trap 'daemon_down' EXIT
+	trap 'daemon_down; exit 130' INT
+	trap 'daemon_down; exit 143' TERM
+}
+
+daemon_lab_up() {
+	lab_up "$1" || return 1
+	daemon_trap
+	journal_start
+}
+
+notify_start() {
+	NOTIFY_LOG=$RUN_DIR/notify.log
+	: >"$NOTIFY_LOG"
+	rm -f "$RUN_DIR/notify.sock"
+	"$PY" "$TOOLS/notify.py" "$RUN_DIR/notify.sock" "$NOTIFY_LOG" "$@" &
+	NOTIFY_PID=$!
+	wait_until 5 test -S "$RUN_DIR/notify.sock" || return 1
+	export NOTIFY_SOCKET=$RUN_DIR/notify.sock
+}
+
+notify_count() {
+	tail -n +"$((${2:-0} + 1))" "$NOTIFY_LOG" | awk -v a="$1" '$3 == a' | wc -l
+}
+
+notify_mark() { wc -l <"$NOTIFY_LOG"; }
+
+wait_until() {
+	local end
+	end=$(($(date +%s%N) + ${1%.*} * 1000000000)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.01
+	done
+}
+
+journal_event() { journal_read SEGD_EVENT="$1"; }
+
+jget() { "$PY" -c 'import json,sys
+for l in sys.stdin:
+    v = json.loads(l).get(sys.argv[1])
+    if v is not None: print(v if isinstance(v, str) else bytes(v).decode())' "$1"; }
+
+segctl_status() {
+	"$SEGCTL" -c "$SEGD_CONF" status --json 2>/dev/null |
+		"$PY" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
+}
+
+# kernel's listing with handles: byte-identical means nothing was re-applied
+table_handles() { ip netns exec "$LAB_GW" nft -a list table inet "$LAB_TABLE" 2>/dev/null; }
