@@ -635,8 +635,9 @@ static int expand_conduits(struct cctx *c)
 			c->plan->counts.conduits_expired++;
 			continue;
 		}
-		/* a guarded pair, or a zone without interfaces: no packet can reach it */
+		/* a guarded pair, an isolated zone, or a zone without interfaces: no packet can reach it */
 		if (seg_zone_pair_guarded(c->cfg, k->from, k->to) || k->from == k->to ||
+		    c->cfg->zones[k->from].isolated || c->cfg->zones[k->to].isolated ||
 		    !zone_has_ifaces(c->cfg, k->from) || !zone_has_ifaces(c->cfg, k->to)) {
 			c->plan->counts.conduits_unreachable++;
 			continue;
@@ -904,6 +905,8 @@ static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, int32_t
 		return -ENOMEM;
 	if (a == b)
 		return add_rule(c->plan, chain, SEG_A_ACCEPT, cfg->zones[a].line) ? 0 : -ENOMEM;
+	if (cfg->zones[a].isolated || cfg->zones[b].isolated)   /* segctl isolate: both directions */
+		return add_drop(c->plan, chain, 'I', an, bn, 0) ? 0 : -ENOMEM;
 	if (seg_zone_pair_guarded(cfg, a, b))
 		return add_drop(c->plan, chain, 'M', an, bn, 0) ? 0 : -ENOMEM;
 	int32_t (*ab)[SH_COUNT][2] = (int32_t (*)[SH_COUNT][2])&csets[(a * c->nz + b) * 2 * SH_COUNT * 2];

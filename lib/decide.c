@@ -95,6 +95,7 @@ static const char *const reason_names[SEG_REASON_COUNT] = {
 	[SEG_REASON_GATEWAY_SERVICE] = "gateway-service",
 	[SEG_REASON_NEIGHBOR_DISCOVERY] = "neighbor-discovery",
 	[SEG_REASON_UNZONED_GATEWAY] = "unzoned-gateway",
+	[SEG_REASON_ISOLATED] = "isolated",
 };
 
 const char *seg_reason_name(enum seg_reason r)
@@ -598,6 +599,10 @@ static void decide_forward(const struct seg_policy *p, const struct seg_flow *f,
 		return;
 	if (v->src_zone == v->dst_zone) {
 		set_verdict(v, true, SEG_REASON_INTRA_ZONE);
+		return;
+	}
+	if (p->cfg->zones[v->src_zone].isolated || p->cfg->zones[v->dst_zone].isolated) {
+		set_verdict(v, false, SEG_REASON_ISOLATED);
 		return;
 	}
 	if (seg_zone_pair_guarded(p->cfg, (size_t)v->src_zone, (size_t)v->dst_zone)) {

@@ -12,6 +12,9 @@
  *      (zone membership by seg_zonemap: most specific network wins)
  *                                                   -> drop, SPOOFED_SOURCE
  *   3. arrival and exit zone are the same           -> accept, INTRA_ZONE
+ *   3a. either zone is isolated (`segctl isolate`, zone->isolated): cut off
+ *      from every other zone, conduits and the guard included
+ *                                                   -> drop, ISOLATED
  *   4. the zone pair is forbidden by model rule 1 (mynumber <-> internet or
  *      external, either way): the guard runs before any conduit
  *                                                   -> drop, MODEL_GUARD
@@ -81,6 +84,7 @@ enum seg_reason {
 	SEG_REASON_GATEWAY_SERVICE,
 	SEG_REASON_NEIGHBOR_DISCOVERY,
 	SEG_REASON_UNZONED_GATEWAY,
+	SEG_REASON_ISOLATED,
 	SEG_REASON_COUNT
 };
 

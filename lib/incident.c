@@ -27,7 +27,7 @@ enum seg_event seg_event_of_nflog(enum seg_nflog_event ev)
 	static const enum seg_event map[SEG_NFLOG_EVENT_COUNT] = {
 		[SEG_NFLOG_DENIED] = SEG_EVENT_FLOW_DENIED, [SEG_NFLOG_GUARD] = SEG_EVENT_FLOW_DENIED,
 		[SEG_NFLOG_UNZONED] = SEG_EVENT_FLOW_DENIED, [SEG_NFLOG_SPOOFED] = SEG_EVENT_SPOOFED_SOURCE,
-		[SEG_NFLOG_TO_GATEWAY] = SEG_EVENT_TO_GATEWAY,
+		[SEG_NFLOG_TO_GATEWAY] = SEG_EVENT_TO_GATEWAY, [SEG_NFLOG_ISOLATED] = SEG_EVENT_FLOW_DENIED,
 	};
 	return (unsigned)ev < SEG_NFLOG_EVENT_COUNT ? map[ev] : SEG_EVENT_FLOW_DENIED;
 }
@@ -597,13 +597,14 @@ static const char *const cause_text[SEG_NFLOG_EVENT_COUNT] = {
 	[SEG_NFLOG_DENIED] = "denied", [SEG_NFLOG_GUARD] = "denied",
 	[SEG_NFLOG_UNZONED] = "denied (unzoned interface)",
 	[SEG_NFLOG_SPOOFED] = "spoofed source", [SEG_NFLOG_TO_GATEWAY] = "to the gateway",
+	[SEG_NFLOG_ISOLATED] = "denied (zone isolated)",
 };
 
 /* SEGD_REASON: which rule of the ruleset logged it (the prefix letter). */
 static const char *const reason_text[SEG_NFLOG_EVENT_COUNT] = {
 	[SEG_NFLOG_DENIED] = "no-conduit", [SEG_NFLOG_GUARD] = "model-guard",
 	[SEG_NFLOG_UNZONED] = "unzoned-interface", [SEG_NFLOG_SPOOFED] = "spoof-check",
-	[SEG_NFLOG_TO_GATEWAY] = "gateway-policy",
+	[SEG_NFLOG_TO_GATEWAY] = "gateway-policy", [SEG_NFLOG_ISOLATED] = "isolated",
 };
 
 static void message_text(const struct seg_incident *inc, char *buf, size_t len)

@@ -64,7 +64,7 @@ bool seg_nflog_usable(enum seg_nflog_status st)
 
 static const char event_letters[SEG_NFLOG_EVENT_COUNT] = {
 	[SEG_NFLOG_DENIED] = 'D', [SEG_NFLOG_GUARD] = 'M', [SEG_NFLOG_UNZONED] = 'U',
-	[SEG_NFLOG_SPOOFED] = 'S', [SEG_NFLOG_TO_GATEWAY] = 'G',
+	[SEG_NFLOG_SPOOFED] = 'S', [SEG_NFLOG_TO_GATEWAY] = 'G', [SEG_NFLOG_ISOLATED] = 'I',
 };
 
 char seg_nflog_event_letter(enum seg_nflog_event ev)
@@ -140,6 +140,7 @@ static bool zones_fit_event(const struct seg_nflog_rec *r)
 	switch (r->event) {
 	case SEG_NFLOG_DENIED:
 	case SEG_NFLOG_GUARD:
+	case SEG_NFLOG_ISOLATED:
 		return r->from[0] && r->to[0];
 	case SEG_NFLOG_SPOOFED:
 	case SEG_NFLOG_TO_GATEWAY:

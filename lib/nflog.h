@@ -31,6 +31,7 @@ enum seg_nflog_event {
 	SEG_NFLOG_UNZONED,       /* U: from or to an interface of no zone */
 	SEG_NFLOG_SPOOFED,       /* S: source address not of the arrival zone */
 	SEG_NFLOG_TO_GATEWAY,    /* G: to the gateway itself */
+	SEG_NFLOG_ISOLATED,      /* I: from or to a zone cut off by `segctl isolate` */
 	SEG_NFLOG_EVENT_COUNT
 };
 

@@ -154,6 +154,22 @@ static const struct decide_case cases[] = {
 	{ "gw: from the catch-all", INP, "8.8.8.8", "203.0.113.1", "tcp", 22, "eth0", NULL, false, R(TO_GATEWAY), "cloud", NULL, NULL },
 };
 
+/* FORWARD 3a: an isolated zone (segctl isolate), either side, after the
+ * spoofing check and intra-zone, before the guard and every conduit. */
+static const struct iso_case {
+	struct decide_case c;
+	const char *isolate;
+} iso_cases[] = {
+	{ { "isolated: its conduit out", FWD, "10.10.0.5", "10.20.0.50", "tcp", 443, "eth1", "eth2", false, R(ISOLATED), "myn", "lg", NULL }, "lg" },
+	{ { "isolated: conduit into it", FWD, "10.30.0.25", "10.20.0.25", "tcp", 25, NULL, NULL, false, R(ISOLATED), "inet", "lg", NULL }, "lg" },
+	{ { "isolated: before the guard", FWD, "10.10.0.5", "10.30.0.5", "tcp", 443, NULL, NULL, false, R(ISOLATED), "myn", "inet", NULL }, "inet" },
+	{ { "isolated: v6 from it", FWD, "fd00:20::9", "fd00:30::100", "tcp", 3389, "eth4", "eth3", false, R(ISOLATED), "lg", "inet", NULL }, "lg" },
+	{ { "isolated: intra-zone still passes", FWD, "10.20.0.5", "10.20.0.6", "tcp", 1, "eth2", "eth4", true, R(INTRA_ZONE), "lg", "lg", NULL }, "lg" },
+	{ { "isolated: spoofing checked first", FWD, "10.10.0.5", "10.20.0.50", "tcp", 443, "eth2", "eth1", false, R(SPOOFED_SOURCE), "lg", "myn", NULL }, "lg" },
+	{ { "isolated: other pairs unchanged", FWD, "10.30.0.77", "203.0.113.10", "tcp", 8080, NULL, NULL, true, R(CONDUIT), "inet", "cloud", "proxy" }, "lg" },
+	{ { "isolated: the gateway's services stay", INP, "10.20.0.5", "10.20.0.1", "tcp", 22, "eth2", NULL, true, R(GATEWAY_SERVICE), "lg", NULL, NULL }, "lg" },
+};
+
 static void fill_flow(struct seg_flow *f, const struct decide_case *c)
 {
 	int fam_dst;
@@ -186,14 +202,15 @@ static int conduit_index(const struct seg_config *cfg, const char *name)
 	return -1;
 }
 
-START_TEST(test_case)
+static void check_case(const struct decide_case *c, const char *isolate)
 {
-	const struct decide_case *c = &cases[_i];
 	struct seg_config *cfg = load(POLICY_CONF);
 	struct seg_policy *p = NULL;
 	struct seg_flow f;
 	struct seg_verdict v;
 
+	if (isolate)
+		cfg->zones[zone_index(cfg, isolate)].isolated = true;
 	ck_assert_int_eq(seg_policy_build(cfg, &p), 0);
 	fill_flow(&f, c);
 	seg_decide(p, &f, &v);
@@ -206,6 +223,17 @@ START_TEST(test_case)
 	seg_policy_free(p);
 	seg_config_free(cfg);
 }
+
+START_TEST(test_case)
+{
+	check_case(&cases[_i], NULL);
+}
+END_TEST
+
+START_TEST(test_iso_case)
+{
+	check_case(&iso_cases[_i].c, iso_cases[_i].isolate);
+}
 END_TEST
 
 /* Every reason has a case above, and every reason a distinct name. */
@@ -215,6 +243,8 @@ START_TEST(test_reasons_covered)
 		bool seen = false;
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			seen |= cases[i].reason == (enum seg_reason)r;
+		for (size_t i = 0; i < sizeof(iso_cases) / sizeof(iso_cases[0]); i++)
+			seen |= iso_cases[i].c.reason == (enum seg_reason)r;
 		ck_assert_msg(seen, "no case for reason %s", seg_reason_name((enum seg_reason)r));
 		for (int q = 0; q < r; q++)
 			ck_assert_str_ne(seg_reason_name((enum seg_reason)r), seg_reason_name((enum seg_reason)q));
@@ -383,6 +413,7 @@ Suite *decide_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_case, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_loop_test(tc, test_iso_case, 0, (int)(sizeof(iso_cases) / sizeof(iso_cases[0])));
 	tcase_add_test(tc, test_reasons_covered);
 	tcase_add_test(tc, test_index_matches_definition);
 	tcase_add_test(tc, test_big_conduit);
