@@ -22,7 +22,7 @@ CONFIG=${E2E_CONFIG:-$TOP/conf/lab.conf}
 WINDOW=${E2E_WINDOW:-2}
 INC="$PY $TOOLS/incidents.py"
 
-cleanup() { lab_down; journal_stop; }
+cleanup() { stop_segd; lab_down; journal_stop; }
 
 heading "a private systemd-journald"
 if journal_start; then ok "journald runs (pid $JOURNALD_PID) on /run/systemd/journal/socket"; else
@@ -47,8 +47,7 @@ heading "window 1: every forbidden flow, and the allowed ones"
 tap $INC allowed "$RUN_DIR" "$FLOWS"
 $INC send "$RUN_DIR" "$FLOWS"
 wait_window
-"$SEGCTL" -c "$SEGD_CONF" --json status >"$RUN_DIR/status.json"
-tap $INC accounting "$RUN_DIR" "$RUN_DIR/status.json"
+tap $INC accounting "$RUN_DIR" "$SEGCTL" "$SEGD_CONF"
 SINCE=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 
 heading "window 2: the first three flows again, 4 packets each"

@@ -24,7 +24,12 @@ incidents, the accounting equation.
         TAP: a restart kept, did not repeat, and did not lose incidents
   incidents.py check-journal RUNDIR FLOWS.json JOURNAL.jsonl SPOOL [--rounds R]
         TAP: one entry per flow and round with exactly the contract's fields
-  incidents.py accounting RUNDIR STATUS.json
+  incidents.py frames RUNDIR OUT [--letter M|D] [--pair N] [--fam F] [--proto P] [--distinct N] [--heavy]
+        frames for tools/flood.c: many distinct flows of one zone pair, and
+        one heavy flow interleaved with them
+  incidents.py flood-check JOURNAL.jsonl SENDER.json... [--windows W]
+        TAP: entries within the bound, overflow incidents, the heavy flow
+  incidents.py accounting RUNDIR SEGCTL CONF [--save STATUS.json]
         TAP: kernel drop counters == packets in incidents + not sampled
 
 Frames are sent to the gateway's MAC of the source host's link, so neither
@@ -538,16 +543,98 @@ def cmd_restart(a):
         'twice, none lost' % (len(ids), len(jids)))
 
 
-def cmd_accounting(a):
+def cmd_frames(a):
+    """Frames for flood.c: zone pair number a.pair of pair_cases of the prefix
+    letter a.letter (M: guarded pairs, D: pairs without a conduit), a.distinct flows (destination ports 1024 up, then further
+    destination addresses), and with --heavy one flow interleaved with them
+    (frame 0, every other frame). Writes OUT (frames) and OUT.json (what was
+    chosen); prints the source namespace."""
     lab = load_lab(a.rundir)
-    st = json.load(open(a.status))
-    c = netlab.drop_counters(lab.gw_ns, lab.plan['table'])
-    kernel = sum(c.values())
-    inc, ns = int(st['packets_in_incidents']), int(st['not_sampled'])
-    print('kernel drop counters %d; segd: %d packets in incidents + %d not sampled (%d sequence gaps, '
-          '%d undecodable), %d socket drops' % (kernel, inc, ns, int(st['seq_gaps']), int(st['undecodable']),
-                                               int(st.get('socket_drops', 0))))
-    say(kernel == inc + ns, 'accounting: kernel %d == %d in incidents + %d not sampled' % (kernel, inc, ns))
+    model = netlab.Model(lab.plan['config'])
+    kind = {z['name']: z['kind'] for z in lab.zones()}
+    cases = [c for c in pair_cases(lab, model) if a.fam in c[1]['ordinary'] and a.fam in c[2]['ordinary']]
+    cases = [c for c in cases if c[0] == a.letter] or cases
+    letter, za, zb = cases[a.pair % len(cases)]
+    kinds = (kind[za['name']], kind[zb['name']])
+    base = ipaddress.ip_address(zb['ordinary'][a.fam])
+    heavy = mkflow('heavy', za, zb, a.fam, za['ordinary'][a.fam], str(base), 'tcp', 443, letter, kinds, 40000)
+    frames = []
+    for i in range(a.distinct):
+        dst = str(base + i // 60000)
+        f = mkflow('d', za, zb, a.fam, za['ordinary'][a.fam], dst, a.proto, 1024 + i % 60000, letter, kinds,
+                   50000)
+        if a.heavy:
+            frames.append(frame(heavy))
+        frames.append(frame(f))
+    with open(a.out, 'wb') as fh:
+        for fr in frames:
+            fh.write(struct.pack('!H', len(fr)) + fr)
+    with open(a.out + '.json', 'w') as fh:
+        json.dump({'heavy': heavy if a.heavy else None, 'letter': letter, 'from': za['name'],
+                   'to': zb['name'], 'distinct': a.distinct, 'ns': za['hosts'][0]['ns']}, fh, indent=1)
+    print(za['hosts'][0]['ns'])
+
+
+def cmd_flood_check(a):
+    """TAP: after the flood, the journal entries are within the bound, the
+    overflow incidents say how many flows they folded, the heavy flow is one
+    incident with every packet sent."""
+    senders = [json.load(open(p)) for p in a.senders]
+    journal = [e for e in read_jsonl(a.journal) if e.get('SEGD_EVENT') in MESSAGE_ID]
+    bound = a.max_open + a.max_overflow + 5
+    say(len(journal) <= bound * a.windows, 'journal entries bounded: %d incidents <= %d per window x %d '
+        'window(s)' % (len(journal), bound, a.windows))
+    flows = [e for e in journal if 'SEGD_FOLDED' not in e]
+    ovf = [e for e in journal if 'SEGD_FOLDED' in e]
+    distinct = sum(s['distinct'] for s in senders) + sum(1 for s in senders if s['heavy'])
+    folded = sum(int(e['SEGD_FOLDED']) for e in ovf)
+    print('%d flow incidents, %d overflow incidents folding %d flows (estimate); %d distinct flows sent' % (
+        len(flows), len(ovf), folded, distinct))
+    for e in ovf[:4]:
+        print('   | %s' % e['MESSAGE'])
+    say(ovf and all('%s more flows folded' % e['SEGD_FOLDED'] in e['MESSAGE'] for e in ovf),
+        'overflow incidents say in MESSAGE and SEGD_FOLDED how many flows they folded')
+    if a.windows == 1:
+        say(len(flows) <= a.max_open and abs(len(flows) + folded - distinct) <= 0.05 * distinct,
+            'flows in incidents (%d) + folded (%d) = distinct flows sent (%d) within 5%%' % (
+                len(flows), folded, distinct))
+    for s in senders:
+        if not s['heavy']:
+            continue
+        k = flow_key(s['heavy'])
+        got = [e for e in flows if match_key(e) == k]
+        n = sum(int(e['SEGD_PACKETS']) for e in got)
+        say(len(got) == a.windows and n == s['heavy_sent'] - a.unsampled_ok,
+            'the heavy flow is %d incident(s) of %d packets (sent %d)' % (len(got), n, s['heavy_sent']))
+
+
+def segd_status(segctl, conf):
+    rc, out, err = run_segctl(segctl, conf, ['--json', 'status'])
+    if rc not in (0, 1):
+        raise RuntimeError('segctl status: exit %d: %s' % (rc, err.strip()))
+    return json.loads(out)
+
+
+def cmd_accounting(a):
+    """Reads the kernel's counters, segd's totals, the counters again, until
+    the counters did not move in between (stray packets), then compares."""
+    lab = load_lab(a.rundir)
+    for _ in range(20):
+        c1 = sum(netlab.drop_counters(lab.gw_ns, lab.plan['table']).values())
+        st = segd_status(a.segctl, a.conf)
+        c2 = sum(netlab.drop_counters(lab.gw_ns, lab.plan['table']).values())
+        if c1 == c2 and int(st['packets_in_incidents']) + int(st['not_sampled']) == c1:
+            break
+        time.sleep(0.5)
+    if a.save:
+        with open(a.save, 'w') as fh:
+            json.dump(st, fh)
+    kernel, inc, ns = c2, int(st['packets_in_incidents']), int(st['not_sampled'])
+    print('kernel drop counters %d; segd: %d records, %d packets in incidents + %d not sampled (%d sequence '
+          'gaps, %d undecodable), %d socket drops' % (kernel, int(st['records']), inc, ns, int(st['seq_gaps']),
+                                                     int(st['undecodable']), int(st.get('socket_drops', 0))))
+    say(kernel == inc + ns, 'accounting: kernel drop counters %d == %d in incidents + %d not sampled' % (
+        kernel, inc, ns))
 
 
 def main():
@@ -595,9 +682,29 @@ def main():
     s.add_argument('count', type=int)
     s.add_argument('names', nargs='+')
     s.set_defaults(fn=cmd_rounds)
+    s = sub.add_parser('frames')
+    s.add_argument('rundir')
+    s.add_argument('out')
+    s.add_argument('--pair', type=int, default=0)
+    s.add_argument('--letter', default='M', help='M: a guarded pair, D: a pair without conduit')
+    s.add_argument('--fam', type=int, default=4)
+    s.add_argument('--proto', default='udp')
+    s.add_argument('--distinct', type=int, default=1000)
+    s.add_argument('--heavy', action='store_true')
+    s.set_defaults(fn=cmd_frames)
+    s = sub.add_parser('flood-check')
+    s.add_argument('journal')
+    s.add_argument('senders', nargs='+')
+    s.add_argument('--max-open', type=int, default=4096)
+    s.add_argument('--max-overflow', type=int, default=256)
+    s.add_argument('--windows', type=int, default=1)
+    s.add_argument('--unsampled-ok', type=int, default=0)
+    s.set_defaults(fn=cmd_flood_check)
     s = sub.add_parser('accounting')
     s.add_argument('rundir')
-    s.add_argument('status')
+    s.add_argument('segctl')
+    s.add_argument('conf')
+    s.add_argument('--save')
     s.set_defaults(fn=cmd_accounting)
     a = p.parse_args()
     a.fn(a)
