@@ -1,7 +1,6 @@
 /* ctlsrv.c - accept, authenticate, read one request, answer, close. */
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +15,9 @@
 
 #define MAX_CLIENTS     16
 #define CLIENT_TIMEOUT  5   /* seconds to send a request */
+#define DENIED_TEXT     "permission denied: segctl needs root or membership in the control group"
+
+static const char denied[] = "status=error\nerror=" DENIED_TEXT "\ncode=2\n";
 
 struct client {
 	int fd;
@@ -54,23 +56,37 @@ void seg_ctl_error(struct seg_kvlist *resp, int code, const char *fmt, ...)
 	free(msg);
 }
 
-static bool peer_allowed(const struct seg_ctlsrv *s, const struct ucred *cred)
+/* The peer's supplementary groups as the kernel recorded them at connect
+ * (SO_PEERGROUPS): what the process really holds, not what /etc/group says. */
+static bool peer_in_group(int fd, gid_t want)
 {
-	if (cred->uid == 0)
+	socklen_t len = 0;
+	gid_t *g = NULL;
+	bool found = false;
+
+	/* the first call tells the size (ERANGE, or 0 groups) */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) < 0 && errno != ERANGE)
+		return false;
+	if (len == 0 || !(g = malloc(len)))
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0)
+		for (size_t i = 0; i < len / sizeof(gid_t); i++)
+			found |= g[i] == want;
+	free(g);
+	return found;
+}
+
+static bool peer_allowed(const struct seg_ctlsrv *s, int fd, struct ucred *ret_cred)
+{
+	socklen_t cl = sizeof(*ret_cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ret_cred, &cl) < 0)
+		return false;
+	if (ret_cred->uid == 0)
 		return true;
 	if (!s->has_gid)
 		return false;
-	if (cred->gid == s->gid)
-		return true;
-	struct passwd *pw = getpwuid(cred->uid);
-	gid_t groups[256];
-	int n = 256;
-	if (!pw || getgrouplist(pw->pw_name, cred->gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == s->gid)
-			return true;
-	return false;
+	return ret_cred->gid == s->gid || peer_in_group(fd, s->gid);
 }
 
 static void client_close(struct seg_ctlsrv *s, struct client *c)
@@ -97,15 +113,14 @@ static void reply(int fd, const struct seg_kvlist *resp)
 static void serve(struct seg_ctlsrv *s, int fd, struct seg_kvlist *resp)
 {
 	struct ucred cred;
-	socklen_t cl = sizeof(cred);
 	struct seg_kvlist req;
 	const char *why = "";
 	char *buf = malloc(SEG_CTL_MAX_MSG);
 
 	seg_kv_init(&req);
 	ssize_t n = buf ? recv(fd, buf, SEG_CTL_MAX_MSG, MSG_TRUNC | MSG_DONTWAIT) : -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || !peer_allowed(s, &cred))
-		seg_ctl_error(resp, 2, "permission denied: segctl needs root or membership in the control group");
+	if (!peer_allowed(s, fd, &cred))
+		seg_ctl_error(resp, 2, DENIED_TEXT);
 	else if (n < 0)
 		seg_ctl_error(resp, 2, "cannot read the request: %s", strerror(errno));
 	else if ((size_t)n > SEG_CTL_MAX_MSG)
@@ -141,10 +156,17 @@ static void on_accept(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
 {
 	struct seg_ctlsrv *s = ctx;
 	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct ucred cred;
 	(void)events;
 
 	if (cfd < 0)
 		return;
+	/* refused at once: an unauthorised peer never holds a client slot */
+	if (!peer_allowed(s, cfd, &cred)) {
+		send(cfd, denied, sizeof(denied) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(cfd);
+		return;
+	}
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		if (s->c[i].fd != -1)
 			continue;
@@ -177,7 +199,15 @@ static int bind_socket(struct seg_ctlsrv *s)
 	s->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
 		return -errno;
-	unlink(s->path); /* a stale socket of an earlier run; the table lock stops a second segd */
+	/* a socket that answers belongs to a live segd (of another table: the
+	 * table lock stops one of the same); one that does not is stale */
+	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (probe >= 0)
+		close(probe);
+	if (live)
+		return -EADDRINUSE;
+	unlink(s->path);
 	mode_t old = umask(0117);
 	int r = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);

@@ -102,7 +102,9 @@ print(libconf.load(sys.argv[1])["conduits"][0]["name"])' "$RUN_DIR/good.conf" "$
 want=$(sha256sum <"$SEGD_CONF" | cut -d' ' -f1)
 ip netns exec "$LAB_GW" nft monitor >"$RUN_DIR/gens" 2>&1 &
 mon=$!
-sleep 0.3
+# the monitor listens once it reports a marker table of ours
+marker() { ip netns exec "$LAB_GW" nft add table inet e2e_marker; ip netns exec "$LAB_GW" nft delete table inet e2e_marker; }
+for _ in $(seq 100); do marker; grep -q e2e_marker "$RUN_DIR/gens" && break; sleep 0.05; done
 t0=$(date +%s%N)
 out=$("$SEGCTL" -c "$SEGD_CONF" reload 2>&1); rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
