@@ -854,6 +854,76 @@ int seg_config_load_string(const char *text, const char *name, int64_t today,
 	return load_text(text, strlen(text), name, today, ret_cfg, diags);
 }
 
+/* Owned by someone else than root, or writable by a group other than root's
+ * or by everyone. */
+static bool writable_by_others(const struct stat *st)
+{
+	return st->st_uid != 0 || (st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && st->st_gid != 0);
+}
+
+/* Whoever can write a directory on the file's path can rename the file or a
+ * directory above it and put their own in its place. In a sticky directory
+ * owned by root (/tmp) only root and an entry's owner can do that, and the
+ * entries below are checked in turn. */
+static bool dir_unsafe(const struct stat *st)
+{
+	if (st->st_uid == 0 && (st->st_mode & S_ISVTX))
+		return false;
+	return writable_by_others(st);
+}
+
+/* Walks from dir (absolute and resolved, as realpath() gives it) up to "/";
+ * returns whether a directory on the way is unsafe, and then leaves dir cut
+ * to it and its status in *st. */
+static bool find_unsafe_dir(char *dir, struct stat *st)
+{
+	for (;;) {
+		if (stat(dir, st) == 0 && dir_unsafe(st))
+			return true;
+		char *slash = strrchr(dir, '/');
+		if (!slash || strcmp(dir, "/") == 0)
+			return false;
+		slash[slash == dir] = '\0';   /* "/etc" -> "/" */
+	}
+}
+
+/* realpath() of the directory that holds path (with "/segd.conf" in "/"). */
+static char *resolved_dir(const char *path)
+{
+	char *copy = strdup(path), *dir = NULL;
+
+	if (!copy)
+		return NULL;
+	char *slash = strrchr(copy, '/');
+	if (slash)
+		slash[slash == copy] = '\0';
+	dir = realpath(slash ? copy : ".", NULL);
+	free(copy);
+	return dir;
+}
+
+/* The directories holding the path as given and, when it is a symbolic link,
+ * those holding its target: each unsafe one nearest to the file, once. */
+static void check_dirs(const char *path, struct seg_diags *d)
+{
+	char *dirs[2] = { resolved_dir(path), NULL }, *target = realpath(path, NULL);
+	struct stat st;
+
+	if (target)
+		dirs[1] = resolved_dir(target);
+	for (int i = 0; i < 2; i++) {
+		if (!dirs[i] || !find_unsafe_dir(dirs[i], &st) || (i == 1 && dirs[0] && strcmp(dirs[0], dirs[1]) == 0))
+			continue;
+		seg_diag(d, SEG_SEV_WARNING, 0, "the directory '%s' is writable by users other than root "
+			 "(owner uid %u, group %u, mode %04o), who can replace the file — chown root:root "
+			 "and chmod 0755 that directory", dirs[i], (unsigned)st.st_uid, (unsigned)st.st_gid,
+			 (unsigned)(st.st_mode & 07777));
+	}
+	free(dirs[0]);
+	free(dirs[1]);
+	free(target);
+}
+
 static int read_file(const char *path, char **ret, size_t *ret_len, struct seg_diags *d)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -875,11 +945,13 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct seg_d
 			 "not a regular file — give the path of the configuration file");
 		goto cleanup;
 	}
-	/* Whoever can write the file can open the segmentation: say so. */
-	if (st.st_uid != 0 || (st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0))
+	/* Whoever can write the file can open the segmentation: say so. segd
+	 * runs as user segd, group segctl, and must be able to read it. */
+	if (writable_by_others(&st))
 		seg_diag(d, SEG_SEV_WARNING, 0, "the file is writable by users other than root "
-			 "(owner uid %u, mode %04o) — chown root:root and chmod 0600 or 0644",
+			 "(owner uid %u, mode %04o) — chown root:root and chmod 0644 (or 0640 root:segctl)",
 			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	check_dirs(path, d);
 	buf = malloc((size_t)st.st_size + 1);
 	ssize_t got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
 	if (got != st.st_size) {

@@ -200,10 +200,30 @@ run "$SEGCTL" check "$TMP/writable.conf"
 expect_rc 0 "a world-writable file is still valid"
 grep -q "writable.conf: warning: the file is writable by users other than root" "$TMP/err" &&
 	ok "world-writable file: warning" || fail "world-writable file: no warning: $err"
+grep -q "chown root:root and chmod 0644 (or 0640 root:segctl)" "$TMP/err" &&
+	ok "world-writable file: advice keeps it readable by segd" || fail "world-writable file: advice: $err"
 chmod 0644 "$TMP/writable.conf"
 run "$SEGCTL" check "$TMP/writable.conf"
 if [ "$(id -u)" = 0 ]; then
 	grep -q "writable by users" "$TMP/err" && fail "root-owned 0644 file: unexpected warning" || ok "root-owned 0644: no warning"
+fi
+# whoever can write the directory can replace the file
+mkdir "$TMP/etc-segd"
+cp "$CONFIGS/good/base.conf" "$TMP/etc-segd/segd.conf"
+chmod 0644 "$TMP/etc-segd/segd.conf"
+chmod 0777 "$TMP/etc-segd"
+run "$SEGCTL" check "$TMP/etc-segd/segd.conf"
+expect_rc 0 "a file in a world-writable directory is still valid"
+grep -q "segd.conf: warning: the directory '$TMP/etc-segd' is writable by users other than root.* — " "$TMP/err" &&
+	ok "world-writable directory: warning naming it" || fail "world-writable directory: no warning: $err"
+chmod 0755 "$TMP/etc-segd"
+if [ "$(id -u)" = 0 ]; then
+	run "$SEGCTL" check "$TMP/etc-segd/segd.conf"
+	grep -q "warning: the directory" "$TMP/err" && fail "root's 0755 directory: unexpected warning" || ok "root's 0755 directory: no warning"
+	chown 1234 "$TMP/etc-segd"
+	run "$SEGCTL" check "$TMP/etc-segd/segd.conf"
+	grep -q "warning: the directory '$TMP/etc-segd' .*owner uid 1234" "$TMP/err" &&
+		ok "directory owned by a user: warning" || fail "directory owned by uid 1234: no warning: $err"
 fi
 
 echo "$PASS passed, $FAIL failed"

@@ -629,14 +629,83 @@ START_TEST(test_writable_by_others)
 		}
 		ck_assert_int_eq(chown(path, t[i].uid, 0), 0);
 		ck_assert_int_eq(seg_config_load(path, today(), &cfg, &d), 0);
-		ck_assert_msg(has_diag(&d, SEG_SEV_WARNING, 0, "writable by users other than root") == t[i].warn,
-			      "mode %04o uid %u: warning %s", t[i].mode, t[i].uid, t[i].warn ? "missing" : "unexpected");
+		ck_assert_msg(has_diag(&d, SEG_SEV_WARNING, 0, "the file is writable by users other than root") ==
+			      t[i].warn, "mode %04o uid %u: warning %s", t[i].mode, t[i].uid,
+			      t[i].warn ? "missing" : "unexpected");
+		/* segd (user segd, group segctl) must still be able to read it */
+		ck_assert(!t[i].warn || has_diag(&d, SEG_SEV_WARNING, 0, "chown root:root and chmod 0644 (or 0640 "
+						 "root:segctl)"));
+		ck_assert(!has_diag(&d, SEG_SEV_WARNING, 0, "the directory"));
 		ck_assert_uint_eq(d.n_errors, 0);
 		seg_diags_free(&d);
 		seg_config_free(cfg);
 		unlink(path);
 		free(path);
 	}
+	free(text);
+	remove_tmpdir();
+}
+END_TEST
+
+/* Whoever can write a directory above the file can replace the file. The
+ * temporary directory is in /tmp (sticky, root's): only its own mode and
+ * owner vary. */
+START_TEST(test_dir_writable_by_others)
+{
+	static const struct { mode_t mode; uid_t uid; gid_t gid; bool warn; } t[] = {
+		{ 0700, 0, 0, false }, { 0755, 0, 0, false }, { 0775, 0, 0, false }, { 01777, 0, 0, false },
+		{ 0777, 0, 0, true }, { 0757, 0, 0, true }, { 0775, 0, 1234, true }, { 0755, 1234, 0, true },
+		{ 01777, 1234, 0, true },
+	};
+	size_t len;
+	char *text = read_all(TEST_CONFIGS "/good/base.conf", &len);
+
+	make_tmpdir();
+	char *path = tmpfile_with("dir.conf", text, len, 0644);
+	for (int i = 0; i < N(t); i++) {
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		if (geteuid() != 0 && !t[i].warn)
+			continue; /* a directory of a non-root user always warns */
+		ck_assert_int_eq(chmod(tmpdir, t[i].mode), 0);
+		if (geteuid() == 0)
+			ck_assert_int_eq(chown(tmpdir, t[i].uid, t[i].gid), 0);
+		ck_assert_int_eq(seg_config_load(path, today(), &cfg, &d), 0);
+		char *all = dump(&d);
+		ck_assert_msg(has_diag(&d, SEG_SEV_WARNING, 0, "the directory '") == t[i].warn,
+			      "directory mode %04o uid %u gid %u: warning %s:\n%s", t[i].mode, t[i].uid, t[i].gid,
+			      t[i].warn ? "missing" : "unexpected", all);
+		ck_assert(!t[i].warn || has_diag(&d, SEG_SEV_WARNING, 0, tmpdir));
+		ck_assert(!has_diag(&d, SEG_SEV_WARNING, 0, "the file is"));
+		free(all);
+		seg_diags_free(&d);
+		seg_config_free(cfg);
+	}
+	ck_assert_int_eq(chmod(tmpdir, 0700), 0);
+	if (geteuid() == 0)
+		ck_assert_int_eq(chown(tmpdir, 0, 0), 0);
+
+	/* a symbolic link: the directory of its target counts too */
+	char *sub, *target, *link;
+	ck_assert(asprintf(&sub, "%s/sub", tmpdir) > 0 && asprintf(&target, "%s/sub/t.conf", tmpdir) > 0 &&
+		  asprintf(&link, "%s/link.conf", tmpdir) > 0);
+	ck_assert_int_eq(mkdir(sub, 0777), 0);
+	ck_assert_int_eq(chmod(sub, 0777), 0);
+	ck_assert_int_eq(rename(path, target), 0);
+	ck_assert_int_eq(symlink(target, link), 0);
+	struct seg_config *cfg = NULL;
+	struct seg_diags d;
+	ck_assert_int_eq(seg_config_load(link, today(), &cfg, &d), 0);
+	ck_assert_msg(has_diag(&d, SEG_SEV_WARNING, 0, sub), "no warning about %s", sub);
+	ck_assert_uint_eq(d.n_warnings, 1);
+	seg_diags_free(&d);
+	seg_config_free(cfg);
+	unlink(target);
+	rmdir(sub);
+	free(sub);
+	free(target);
+	free(link);
+	free(path);
 	free(text);
 	remove_tmpdir();
 }
@@ -883,6 +952,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_unreadable);
 	tcase_add_test(tc, test_writable_by_others);
+	tcase_add_test(tc, test_dir_writable_by_others);
 	tcase_add_test(tc, test_nesting_limit);
 	tcase_add_test(tc, test_integer_limits);
 	tcase_add_test(tc, test_utf8_strings);
