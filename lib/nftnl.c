@@ -883,11 +883,19 @@ static void take_error(const struct nlmsghdr *nlh, struct seg_nft_replies *rp)
 	}
 }
 
+/* mnl_nlmsg_ok() compares (int)nlmsg_len with the bytes left: a length past
+ * INT_MAX passes as negative and mnl_nlmsg_next() then jumps gigabytes past
+ * the buffer (found by fuzz/fuzz_netlink.c). */
+static bool msg_ok(const struct nlmsghdr *nlh, int rest)
+{
+	return mnl_nlmsg_ok(nlh, rest) && nlh->nlmsg_len <= (uint32_t)rest;
+}
+
 void seg_nft_replies_take(struct seg_nft_replies *rp, const void *buf, size_t len)
 {
 	int rest = len > INT32_MAX ? INT32_MAX : (int)len;
 
-	for (const struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest))
+	for (const struct nlmsghdr *nlh = buf; msg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest))
 		if (nlh->nlmsg_type == NLMSG_ERROR)
 			take_error(nlh, rp);
 }
@@ -1400,7 +1408,7 @@ static int take_msgs(struct vtable *t, const void *buf, size_t len)
 {
 	int rest = len > INT32_MAX ? INT32_MAX : (int)len, r = 0;
 
-	for (const struct nlmsghdr *nlh = buf; r == 0 && mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest))
+	for (const struct nlmsghdr *nlh = buf; r == 0 && msg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest))
 		r = take_msg(t, nlh);
 	return r;
 }
