@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "addr.h"
+#include "admin.h"
 #include "apply.h"
 #include "config.h"
 #include "ctlsrv.h"
@@ -45,6 +46,7 @@ struct segd {
 	struct seg_incidents *inc;
 	struct seg_nftmon *mon;
 	struct seg_ctlsrv *ctl;
+	struct segd_admin *admin;      /* revisions, confirm timer, isolation (admin.h) */
 	int sigfd, tickfd, wdfd, incfd, lockfd;
 	bool stop;
 	char degraded[512];            /* "" when every part works */
@@ -125,22 +127,22 @@ static void set_running(struct segd *d, struct segd_gen *g)
 	d->applied_day = seg_today();
 }
 
-/* Loads, compiles and installs path; on success it becomes the running
- * generation. *report receives every line written (caller frees). */
-static int reload(struct segd *d, const char *why, char **report)
+/* Loads, compiles and installs src (the configuration file, or a revision's
+ * content); on success it becomes the running generation and a revision.
+ * *report receives every line written (caller frees). */
+static int reload_from(struct segd *d, const char *src, const struct segd_change *ch, char **report)
 {
 	struct capture cap;
 	FILE *log = capture_begin(&cap);
-	struct segd_gen *g = NULL;
+	struct segd_candidate c = { 0 };
 
 	sd_notify(0, "RELOADING=1");
-	int r = segd_gen_load(d->path, log, &g);
-	if (r == 0 && (r = segd_gen_apply(g, log)) < 0) {
-		segd_gen_free(g);
-		g = NULL;
-	}
+	int r = segd_admin_load(d->admin, src, log, &c);
+	if (r == 0)
+		r = segd_gen_apply(c.gen, log);
 	char *text = capture_end(&cap);
 	if (r == 0) {
+		struct segd_gen *g = c.gen;
 		set_running(d, g);
 		d->reloads++;
 		forward_lines(d, text, NULL, 6);
@@ -149,15 +151,19 @@ static int reload(struct segd *d, const char *why, char **report)
 		snprintf(hashf, sizeof(hashf), "SEGD_CONFIG_SHA256=%s", d->hash);
 		f[0] = hashf;
 		seg_writer_log(d->w, 5, "reload", f, "reloaded '%s' (%s): sha256 %s, generation %u",
-			       d->path, why, d->hash, g->stats.gen_after);
+			       src, ch->why, d->hash, g->stats.gen_after);
+		segd_admin_applied(d->admin, &c, ch);
+		c.gen = NULL;   /* running now */
 	} else {
 		d->reload_failures++;
 		forward_lines(d, text, "reload-failed", 3);
 		seg_writer_log(d->w, 3, "reload-failed", NULL, "reload of '%s' (%s) failed: %s; the rules of "
-			       "'%s' (sha256 %s) stay in force", d->path, why,
+			       "'%s' (sha256 %s) stay in force", src, ch->why,
 			       r == -EINVAL ? "the configuration is invalid" : strerror(-r),
 			       d->gen->cfg->file, d->hash);
+		segd_admin_failed(d->admin, ch, r);
 	}
+	segd_candidate_clear(&c);
 	sd_notify(0, "READY=1");
 	notify_status(d);
 	if (report)
@@ -432,14 +438,28 @@ static void status_kv(struct segd *d, struct seg_kvlist *r)
 	seg_kv_addf(r, "spool_lines", "%llu", (unsigned long long)ws.spool.lines);
 	seg_kv_addf(r, "spool_dropped", "%llu", (unsigned long long)ws.spool.dropped);
 	seg_kv_add(r, "spool_error", ws.spool.error ? strerror(-ws.spool.error) : "");
+	segd_admin_status(d->admin, r);
 }
 
-static void reply_reload(struct segd *d, const struct ucred *cred, struct seg_kvlist *resp)
+static void reply_reload(struct segd *d, const struct ucred *cred, const struct seg_kvlist *req,
+			 struct seg_kvlist *resp)
 {
-	char why[64], *report = NULL, *save = NULL;
+	char why[64], *report = NULL, *save = NULL, *end = NULL;
+	struct segd_change ch = { .how = "reload", .uid = cred->uid, .why = why };
+	const char *confirm = seg_kv_get(req, "confirm");
 
 	snprintf(why, sizeof(why), "segctl reload by uid %u", (unsigned)cred->uid);
-	int r = reload(d, why, &report);
+	if (confirm) {
+		unsigned long s = strtoul(confirm, &end, 10);
+		if (!*confirm || *end || s == 0 || s > UINT32_MAX) {
+			seg_ctl_error(resp, 2, "confirm: '%s' is not a number of seconds", confirm);
+			return;
+		}
+		ch.confirm_s = (unsigned)s;
+	}
+	if (!segd_admin_may_change(d->admin, &ch, resp))
+		return;
+	int r = reload_from(d, d->path, &ch, &report);
 	if (r == 0)
 		seg_ctl_ok(resp);
 	else
@@ -448,6 +468,7 @@ static void reply_reload(struct segd *d, const struct ucred *cred, struct seg_kv
 	for (char *line = strtok_r(report, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		seg_kv_add(resp, "line", line);
 	seg_kv_add(resp, "sha256", d->hash);
+	segd_admin_status(d->admin, resp);
 	free(report);
 }
 
@@ -461,9 +482,11 @@ static void on_request(void *ctx, const struct ucred *cred, const struct seg_kvl
 		seg_ctl_ok(resp);
 		status_kv(d, resp);
 	} else if (strcmp(cmd, "reload") == 0) {
-		reply_reload(d, cred, resp);
+		reply_reload(d, cred, req, resp);
 	} else if (strcmp(cmd, "ping") == 0) {
 		seg_ctl_ok(resp);
+	} else if (segd_admin_request(d->admin, cred, req, resp)) {
+		/* revisions, confirm, rollback, isolate, release */
 	} else {
 		seg_ctl_error(resp, 2, "unknown command '%s'", cmd);
 	}
@@ -479,9 +502,11 @@ static void on_signal(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
 	(void)ev;
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
-			reload(d, "SIGHUP", NULL);
-		else
+		if (si.ssi_signo == SIGHUP) {
+			struct segd_change ch = { .how = "sighup", .why = "SIGHUP" };
+			if (segd_admin_may_change(d->admin, &ch, NULL))
+				reload_from(d, d->path, &ch, NULL);
+		} else
 			d->stop = true;
 	}
 }
@@ -595,6 +620,7 @@ static void shut_down(struct segd *d, bool ready)
 		seg_writer_log(d->w, 5, NULL, NULL, "stopping; table inet %s stays in the kernel and keeps "
 			       "enforcing (fail closed)", d->gen->plan->table);
 	seg_ctlsrv_close(d->ctl);
+	segd_admin_free(d->admin);
 	seg_watch_close(d->watch);
 	seg_nftmon_close(d->mon);
 	seg_incidents_free(d->inc);
@@ -620,11 +646,49 @@ static int first_apply(struct segd *d)
 	return r;
 }
 
+/* ---- admin.c's way back in ---- */
+
+static int op_apply(void *ctx, const char *src, const struct segd_change *ch, char **report)
+{
+	return reload_from(ctx, src, ch, report);
+}
+
+static int op_reinstall(void *ctx, const char *why)
+{
+	return reinstall(ctx, why);
+}
+
+static struct segd_gen *op_running(void *ctx)
+{
+	return ((struct segd *)ctx)->gen;
+}
+
+static const struct segd_admin_ops admin_ops = { op_apply, op_reinstall, op_running };
+
+/* The state directory: isolation compiled in before the first apply, which
+ * becomes a revision (how=start). */
+static int open_admin(struct segd *d)
+{
+	int r = segd_admin_open(d->gen->cfg->settings.state_dir, d->path, d->loop, d->w, &admin_ops, d,
+				&d->admin);
+
+	if (r == 0)
+		r = segd_admin_isolate_gen(d->admin, d->gen);
+	if (r < 0)
+		seg_writer_log(d->w, 2, NULL, NULL, "cannot open the state directory '%s': %s",
+			       d->gen->cfg->settings.state_dir, strerror(-r));
+	return r;
+}
+
 int segd_serve(const char *path)
 {
 	struct segd d = { .path = path, .sigfd = -1, .tickfd = -1, .wdfd = -1, .incfd = -1, .lockfd = -1 };
-	int r = segd_gen_load(path, stderr, &d.gen), status = EXIT_ERROR;
+	struct segd_candidate start = { 0 };
+	struct segd_change start_ch = { .how = "start", .why = "start" };
+	int r = segd_admin_load(NULL, path, stderr, &start), status = EXIT_ERROR;
 
+	d.gen = start.gen;
+	start.gen = NULL;
 	d.started = time(NULL);
 	if (r < 0)
 		return r == -EINVAL ? EXIT_NOT_OK : EXIT_ERROR;
@@ -639,6 +703,7 @@ int segd_serve(const char *path)
 	if ((r = seg_writer_start(d.gen->cfg->settings.spool, WRITER_QUEUE, &d.w)) < 0) {
 		fprintf(stderr, "segd: cannot start the journal writer: %s\n", strerror(-r));
 		segd_gen_free(d.gen);
+		free(start.bytes);
 		return EXIT_ERROR;
 	}
 	if ((d.lockfd = take_lock(d.gen->plan->table)) < 0) {
@@ -652,8 +717,11 @@ int segd_serve(const char *path)
 		seg_writer_log(d.w, 2, NULL, NULL, "cannot start: %s", strerror(-r));
 		goto out;
 	}
-	if (first_apply(&d) < 0)
+	if (open_admin(&d) < 0 || first_apply(&d) < 0)
 		goto out;
+	start.gen = d.gen;
+	segd_admin_applied(d.admin, &start, &start_ch);
+	start.gen = NULL;
 	if (open_watch(&d) < 0)
 		seg_writer_log(d.w, 2, "degraded", NULL, "%s", d.degraded);
 	open_control(&d);
@@ -664,6 +732,7 @@ int segd_serve(const char *path)
 			break;
 	status = 0;
 out:
+	free(start.bytes);
 	shut_down(&d, status == 0);
 	return status;
 }
