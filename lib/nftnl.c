@@ -1346,6 +1346,11 @@ static int canon_expr(struct nftnl_expr *e, void *data)
 		nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_PACKETS, 0);
 		nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_BYTES, 0);
 	}
+	/* nft puts a byteorder of len 1, size 2 (zero units: a no-op) after meta
+	 * l4proto in some concatenations where segd does not: not policy */
+	if (strcmp(name, "byteorder") == 0 &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_BYTEORDER_LEN) < nftnl_expr_get_u32(e, NFTNL_EXPR_BYTEORDER_SIZE))
+		return 0;
 	if (strcmp(name, "lookup") == 0 && !nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS))
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);   /* the kernel always reports them */
 	if (strcmp(name, "log") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX) && !c->vr->prefix)

@@ -3,6 +3,8 @@
  * the plan; and map a kernel error's sequence number and attribute offset
  * back to the element and its configuration line. */
 #include <check.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +265,134 @@ START_TEST(test_error_mapping)
 }
 END_TEST
 
+/* ---- verify: the plan against a table described by netlink messages ---- */
+
+static bool has_text(const struct seg_nft_diff *d, const char *needle)
+{
+	for (size_t i = 0; i < d->n_text; i++)
+		if (strstr(d->text[i], needle))
+			return true;
+	return false;
+}
+
+static int set_index(const struct seg_plan *p, const char *prefix)
+{
+	for (size_t i = 0; i < p->n_sets; i++)
+		if (strncmp(p->sets[i].name, prefix, strlen(prefix)) == 0 && p->sets[i].n_elems >= 3)
+			return (int)i;
+	return -1;
+}
+
+/* One tampering: applied to the plan whose batch plays the kernel ('live'),
+ * or to the plan being verified ('want'), with what verify must say. */
+struct tamper {
+	const char *name;
+	void (*apply)(struct seg_plan *p);
+	bool on_want;
+	size_t struct_off;                /* the count that must be 1 (or 3 for elements) */
+	size_t expect;
+	const char *text;
+};
+
+static void t_none(struct seg_plan *p) { (void)p; }
+static void t_drop_last_rule(struct seg_plan *p) { p->chains[0].n_rules--; }
+static void t_policy(struct seg_plan *p) { p->chains[0].policy_drop = false; }
+static void t_three_elems(struct seg_plan *p) { p->sets[set_index(p, "c")].n_elems -= 3; }
+static void t_counter_off(struct seg_plan *p) { p->sets[set_index(p, "c")].counter = false; }
+static void t_retarget(struct seg_plan *p)
+{
+	struct seg_plan_set *s = &p->sets[set_index(p, "pairs")];
+	s->elems[0].chain = s->elems[0].chain == 2 ? 3 : 2;
+}
+static void t_rename_table(struct seg_plan *p) { p->table[0] = 'x'; }
+
+#define OFF(f) offsetof(struct seg_nft_diff, f)
+static const struct tamper tampers[] = {
+	{ "none", t_none, false, 0, 0, NULL },
+	{ "rule deleted", t_drop_last_rule, false, OFF(rules_missing), 1, "chain 'forward': rule missing: counter log" },
+	{ "rule added", t_drop_last_rule, true, OFF(rules_extra), 1, "chain 'forward': rule 2 not in the plan" },
+	{ "policy", t_policy, false, OFF(chains_changed), 1, "chain 'forward': policy accept, the plan says drop" },
+	{ "elements deleted", t_three_elems, false, OFF(elems_missing), 3, "3 elements missing (" },
+	{ "elements added", t_three_elems, true, OFF(elems_extra), 3, "3 elements extra (" },
+	{ "set counters", t_counter_off, false, OFF(sets_changed), 1, "element counters missing" },
+	{ "vmap target", t_retarget, false, OFF(elems_changed), 1, "set 'pairs': 1 element changed" },
+	{ "table", t_rename_table, false, OFF(table_missing), 1, "table inet 'segd' missing" },
+};
+#undef OFF
+
+static size_t total_diffs(const struct seg_nft_diff *d)
+{
+	return d->chains_missing + d->chains_extra + d->chains_changed + d->rules_missing + d->rules_extra +
+	       d->rules_changed + d->sets_missing + d->sets_extra + d->sets_changed + d->elems_missing +
+	       d->elems_extra + d->elems_changed + d->table_missing + d->table_changed;
+}
+
+START_TEST(test_verify_messages)
+{
+	const struct tamper *t = &tampers[_i];
+	struct fixture want, live;
+	struct seg_nft_diff d;
+	size_t len;
+
+	setup_fixture(&want, configs[1]);     /* its conduit sets have several elements */
+	setup_fixture(&live, configs[1]);
+	struct fixture *victim = t->on_want ? &want : &live;
+	size_t n_rules = victim->plan->chains[0].n_rules;
+	int ci = set_index(victim->plan, "c"), pi = set_index(victim->plan, "pairs");
+	ck_assert_int_ge(ci, 0);
+	ck_assert_int_ge(pi, 0);
+	size_t n_elems = victim->plan->sets[ci].n_elems;
+	t->apply(victim->plan);
+	seg_nft_batch_free(live.batch);
+	ck_assert_int_eq(seg_nft_batch_build(live.plan, &live.batch), 0);
+	const void *buf = seg_nft_batch_data(live.batch, &len);
+	ck_assert_int_eq(seg_nft_verify_messages(want.plan, buf, len, &d), 0);
+	ck_assert_int_eq(d.in_sync, t->expect == 0);
+	ck_assert_uint_eq(total_diffs(&d), t->expect);          /* that difference and nothing else */
+	if (t->expect) {
+		size_t got = t->struct_off == offsetof(struct seg_nft_diff, table_missing) ? d.table_missing :
+			     *(const size_t *)((const char *)&d + t->struct_off);
+		ck_assert_uint_eq(got, t->expect);
+		ck_assert_msg(has_text(&d, t->text), "%s: no text with \"%s\"", t->name, t->text);
+	}
+	victim->plan->chains[0].n_rules = n_rules;               /* what the fixture frees */
+	victim->plan->sets[ci].n_elems = n_elems;
+	teardown_fixture(&want);
+	teardown_fixture(&live);
+}
+END_TEST
+
+/* Differences past SEG_NFT_DIFF_TEXTS are counted, not described. */
+START_TEST(test_verify_many)
+{
+	struct fixture want, live;
+	struct seg_nft_diff d;
+	size_t len, n[256], total = 0;
+
+	setup_fixture(&want, configs[0]);
+	setup_fixture(&live, configs[0]);
+	ck_assert_uint_lt(live.plan->n_chains, N(n));
+	for (size_t i = 0; i < live.plan->n_chains; i++) {
+		n[i] = live.plan->chains[i].n_rules;
+		total += n[i] > 0;
+		live.plan->chains[i].n_rules = n[i] ? n[i] - 1 : 0;
+	}
+	seg_nft_batch_free(live.batch);
+	ck_assert_int_eq(seg_nft_batch_build(live.plan, &live.batch), 0);
+	const void *buf = seg_nft_batch_data(live.batch, &len);
+	ck_assert_int_eq(seg_nft_verify_messages(want.plan, buf, len, &d), 0);
+	ck_assert(!d.in_sync);
+	ck_assert_uint_gt(total, SEG_NFT_DIFF_TEXTS);
+	ck_assert_uint_eq(d.rules_missing, total);
+	ck_assert_uint_eq(d.n_text, SEG_NFT_DIFF_TEXTS);
+	ck_assert_uint_eq(d.n_text + d.n_more, total);
+	for (size_t i = 0; i < live.plan->n_chains; i++)
+		live.plan->chains[i].n_rules = n[i];
+	teardown_fixture(&want);
+	teardown_fixture(&live);
+}
+END_TEST
+
 Suite *nftnl_suite(void)
 {
 	Suite *s = suite_create("nftnl");
@@ -270,6 +400,8 @@ Suite *nftnl_suite(void)
 
 	tcase_add_loop_test(tc, test_round_trip, 0, N(configs));
 	tcase_add_test(tc, test_error_mapping);
+	tcase_add_loop_test(tc, test_verify_messages, 0, N(tampers));
+	tcase_add_test(tc, test_verify_many);
 	suite_add_tcase(s, tc);
 	return s;
 }
