@@ -14,6 +14,7 @@
 #include "ctlsrv.h"
 
 #define MAX_CLIENTS     16
+#define MAX_DENIED      8   /* refused peers kept open until the next sweep */
 #define CLIENT_TIMEOUT  5   /* seconds to send a request */
 #define DENIED_TEXT     "permission denied: segctl needs root or membership in the control group"
 
@@ -33,6 +34,7 @@ struct seg_ctlsrv {
 	seg_ctl_handler fn;
 	void *ctx;
 	struct client c[MAX_CLIENTS];
+	struct client denied[MAX_DENIED];
 };
 
 void seg_ctl_ok(struct seg_kvlist *resp)
@@ -152,6 +154,27 @@ static void on_client(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
 			client_close(s, &s->c[i]);
 }
 
+/* An unauthorised peer is answered at once and never holds a client slot;
+ * its socket stays open (unread) until the next sweep so that the peer can
+ * still send its request and read the refusal instead of EPIPE. */
+static void refuse(struct seg_ctlsrv *s, int cfd)
+{
+	struct client *oldest = &s->denied[0];
+
+	send(cfd, denied, sizeof(denied) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	for (int i = 0; i < MAX_DENIED; i++) {
+		if (s->denied[i].fd == -1) {
+			oldest = &s->denied[i];
+			break;
+		}
+		if (s->denied[i].since < oldest->since)
+			oldest = &s->denied[i];
+	}
+	if (oldest->fd != -1)
+		close(oldest->fd);
+	*oldest = (struct client){ cfd, time(NULL) };
+}
+
 static void on_accept(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
 {
 	struct seg_ctlsrv *s = ctx;
@@ -161,10 +184,8 @@ static void on_accept(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
 
 	if (cfd < 0)
 		return;
-	/* refused at once: an unauthorised peer never holds a client slot */
 	if (!peer_allowed(s, cfd, &cred)) {
-		send(cfd, denied, sizeof(denied) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(cfd);
+		refuse(s, cfd);
 		return;
 	}
 	for (int i = 0; i < MAX_CLIENTS; i++) {
@@ -187,6 +208,11 @@ void seg_ctlsrv_sweep(struct seg_ctlsrv *s)
 	for (int i = 0; s && i < MAX_CLIENTS; i++)
 		if (s->c[i].fd != -1 && now - s->c[i].since > CLIENT_TIMEOUT)
 			client_close(s, &s->c[i]);
+	for (int i = 0; s && i < MAX_DENIED; i++)
+		if (s->denied[i].fd != -1 && now > s->denied[i].since) {
+			close(s->denied[i].fd);
+			s->denied[i].fd = -1;
+		}
 }
 
 static int bind_socket(struct seg_ctlsrv *s)
@@ -237,6 +263,8 @@ int seg_ctlsrv_open(struct seg_loop *loop, const char *path, const char *group,
 	s->gid = gr ? gr->gr_gid : 0;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		s->c[i].fd = -1;
+	for (int i = 0; i < MAX_DENIED; i++)
+		s->denied[i].fd = -1;
 	if ((r = bind_socket(s)) < 0 || (r = seg_loop_add(loop, s->fd, EPOLLIN, on_accept, s)) < 0) {
 		seg_ctlsrv_close(s);
 		return r;
@@ -252,6 +280,9 @@ void seg_ctlsrv_close(struct seg_ctlsrv *s)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (s->c[i].fd != -1)
 			client_close(s, &s->c[i]);
+	for (int i = 0; i < MAX_DENIED; i++)
+		if (s->denied[i].fd != -1)
+			close(s->denied[i].fd);
 	if (s->fd >= 0) {
 		seg_loop_del(s->loop, s->fd);
 		close(s->fd);
