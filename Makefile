@@ -34,7 +34,8 @@ CHECK_LIBS := $(shell pkg-config --libs check)
 LIB_SRCS    := $(sort $(wildcard lib/*.c))
 SEGD_SRCS   := $(sort $(wildcard daemon/*.c))
 SEGCTL_SRCS := $(sort $(wildcard tools/segctl/*.c))
-TEST_SRCS   := $(sort $(wildcard tests/unit/*.c))
+# the fuzz targets' entry points also run in the unit tests (test_regress.c)
+TEST_SRCS   := $(sort $(wildcard tests/unit/*.c)) $(sort $(wildcard fuzz/fuzz_*.c))
 
 obj = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
@@ -44,12 +45,16 @@ SEGCTL_OBJS := $(call obj,o,$(SEGCTL_SRCS))
 TEST_OBJS   := $(call obj,o,$(TEST_SRCS))
 
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Any error or leak fails the run (UBSan cannot recover: -fno-sanitize-recover).
+ASAN_OPTS   := detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1
+LSAN_OPTS   := suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0
+UBSAN_OPTS  := print_stacktrace=1:halt_on_error=1
 ASAN_LIB    := $(call obj,asan,$(LIB_SRCS))
 ASAN_TEST   := $(call obj,asan,$(TEST_SRCS))
 ASAN_SEGD   := $(call obj,asan,$(SEGD_SRCS))
 ASAN_SEGCTL := $(call obj,asan,$(SEGCTL_SRCS))
 
-.PHONY: all check unit asan asan-unit e2e demo bench install clean deps valgrind
+.PHONY: all check unit asan asan-unit e2e demo bench install clean deps valgrind fuzz fuzz-ci fuzz-build asan-e2e
 all: $(B)/segd $(B)/segctl
 
 $(B)/o/%.o: %.c
@@ -78,6 +83,34 @@ $(B)/asan/segd: $(ASAN_SEGD) $(ASAN_LIB)
 $(B)/asan/segctl: $(ASAN_SEGCTL) $(ASAN_LIB)
 	$(CC) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS)
 
+# ---- fuzzing (clang's libFuzzer, ASan+UBSan): docs/reliability.md ----
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := config nflog control netlink
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) -Ilib $(shell pkg-config --cflags $(PKGS)) \
+                -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_LIB     := $(call obj,fuzz,$(LIB_SRCS))
+FUZZ_BINS    := $(patsubst %,$(B)/fuzz/bin/fuzz_%,$(FUZZ_TARGETS))
+
+$(B)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DSEG_FUZZ_MAIN -MMD -MP -c -o $@ $<
+
+$(B)/fuzz/bin/fuzz_%: $(B)/fuzz/fuzz/fuzz_%.o $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -pthread -o $@ $^ $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# make fuzz FUZZ_SECONDS=N: each target N seconds; findings fail the run
+fuzz: $(FUZZ_BINS)
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# CI (.ci/run, after make check): 60 s per target over the committed seeds
+fuzz-ci: $(FUZZ_BINS)
+	fuzz/run.sh 60 $(FUZZ_TARGETS)
+
 deps:
 	tools/install-deps.sh
 
@@ -86,14 +119,17 @@ unit: $(B)/unit-tests
 	CK_FORK=yes $(B)/unit-tests
 
 asan-unit: $(B)/asan/unit-tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=$(ASAN_OPTS) LSAN_OPTIONS=$(LSAN_OPTS) UBSAN_OPTIONS=$(UBSAN_OPTS) \
 	  CK_FORK=no $(B)/asan/unit-tests
 
 asan: asan-unit $(B)/asan/segd $(B)/asan/segctl
 
+# Zero errors and zero definite/indirect leaks, or the run fails. The one
+# suppression is a libconfig 1.5 leak (fuzz/valgrind.supp says which).
+VALGRIND := valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --suppressions=fuzz/valgrind.supp -q
 valgrind: $(B)/unit-tests
-	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-	  -q $(B)/unit-tests
+	CK_FORK=no $(VALGRIND) $(B)/unit-tests
 
 e2e: all
 	tests/e2e/run-all.sh
