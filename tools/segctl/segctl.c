@@ -17,6 +17,7 @@ static const struct segctl_cmd commands[] = {
 	{ "status",  cmd_status,  "", "the running segd: configuration and its hash, generation, counters, incidents" },
 	{ "reload",  cmd_reload,  "", "make segd re-read its configuration; if invalid, print why (rules stay)" },
 	{ "matrix",  cmd_matrix,  "", "zone x zone table: intra-zone, denied, guarded, or the conduits that open it" },
+	{ "stats",   cmd_stats,   "", "packets and bytes per zone pair (drops by event) and per conduit, from the kernel's counters" },
 };
 
 static const struct segctl_cmd *find_command(const char *name)

@@ -49,5 +49,6 @@ int cmd_matrix(struct segctl *s, int argc, char **argv);
 int cmd_rules(struct segctl *s, int argc, char **argv);
 int cmd_status(struct segctl *s, int argc, char **argv);
 int cmd_reload(struct segctl *s, int argc, char **argv);
+int cmd_stats(struct segctl *s, int argc, char **argv);
 
 #endif
