@@ -31,6 +31,7 @@
 #include "decide.h"
 #include "json.h"
 #include "plan.h"
+#include "revision.h"
 #include "segctl.h"
 #include "trace.h"
 
@@ -556,12 +557,29 @@ static int run_loop(struct tracer *t, struct seg_trace *tr, unsigned long second
 	return 0;
 }
 
+/* segctl isolate changes what segd compiles: the plan must match the kernel
+ * rule for rule, so the isolated zones (state_dir) are marked first. */
+static void mark_isolated(struct seg_config *cfg)
+{
+	struct seg_isolations iso = { 0 };
+
+	if (!cfg->settings.state_dir || seg_iso_load(cfg->settings.state_dir, &iso, NULL) < 0)
+		return;
+	for (size_t i = 0; i < iso.n; i++) {
+		int z = seg_zone_find(cfg, iso.v[i].zone);
+		if (z >= 0)
+			cfg->zones[z].isolated = true;
+	}
+	seg_iso_free(&iso);
+}
+
 static int load_plan(struct tracer *t)
 {
 	int r = segctl_load(t->s, NULL, &t->cfg);
 
 	if (r != SEGCTL_OK)
 		return r;
+	mark_isolated(t->cfg);
 	if (seg_policy_build(t->cfg, &t->pol) < 0 ||
 	    seg_plan_compile(t->cfg, seg_policy_zonemap(t->pol), &t->plan) < 0) {
 		fprintf(stderr, "%s: trace: cannot compile %s (out of memory?)\n", t->s->prog, t->cfg->file);

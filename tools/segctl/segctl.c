@@ -18,6 +18,10 @@ static const struct segctl_cmd commands[] = {
 	{ "reload",  cmd_reload,  "", "make segd re-read its configuration; if invalid, print why (rules stay)" },
 	{ "matrix",  cmd_matrix,  "", "zone x zone table: intra-zone, denied, guarded, or the conduits that open it" },
 	{ "stats",   cmd_stats,   "", "packets and bytes per zone pair (drops by event) and per conduit, from the kernel's counters" },
+	{ "trace",   cmd_trace,   "SRC DST PROTO[/PORT] [--seconds N] [--count N]",
+	  "follow live packets of a flow through the kernel's rules: path, verdict, deciding conduit or rule" },
+	{ "report",  cmd_report,  "[--since T] [--until T] [--html FILE]",
+	  "self-inspection report for auditors (自己点検): sync, conduits, expiry, hits, incidents" },
 };
 
 static const struct segctl_cmd *find_command(const char *name)

@@ -10,6 +10,7 @@
 #define SEGCTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "model.h"
 
@@ -50,5 +51,13 @@ int cmd_rules(struct segctl *s, int argc, char **argv);
 int cmd_status(struct segctl *s, int argc, char **argv);
 int cmd_reload(struct segctl *s, int argc, char **argv);
 int cmd_stats(struct segctl *s, int argc, char **argv);
+int cmd_trace(struct segctl *s, int argc, char **argv);
+int cmd_report(struct segctl *s, int argc, char **argv);
+
+struct seg_report;
+/* The report as one self-contained HTML page (report_html.c). */
+void segctl_report_html(const struct seg_report *r, FILE *f);
+/* "2025-11-26" of a local day number (seg_report_local_day). */
+void segctl_report_day(int64_t day, char *buf, size_t len);
 
 #endif
