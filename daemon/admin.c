@@ -559,13 +559,8 @@ static void handle_release(struct segd_admin *a, const struct ucred *cred, const
 static void handle_revisions(struct segd_admin *a, struct seg_kvlist *resp)
 {
 	seg_ctl_ok(resp);
-	seg_kv_add(resp, "state_dir", a->state_dir);
 	seg_kv_addf(resp, "running", "%" PRIu32, a->running);
-	if (a->pending) {
-		seg_kv_addf(resp, "confirm_revision", "%" PRIu32, a->pending_rev);
-		seg_kv_addf(resp, "confirm_deadline", "%lld", (long long)a->deadline);
-		seg_kv_addf(resp, "revert_to", "%" PRIu32, a->revert_to);
-	}
+	segd_admin_status(a, resp);
 }
 
 bool segd_admin_request(struct segd_admin *a, const struct ucred *cred, const struct seg_kvlist *req,

@@ -289,6 +289,11 @@ static void why(FILE *f, const struct explain *e)
 	case SEG_REASON_NEIGHBOR_DISCOVERY:
 		fputs("ICMPv6 neighbour discovery (types 133-136) always reaches the gateway", f);
 		break;
+	case SEG_REASON_ISOLATED:
+		fprintf(f, "zone '%s' is isolated (segctl isolate; see segctl status for why): every flow between "
+			"it and any other zone is dropped, conduits included, until 'segctl release %s'",
+			e->cfg->zones[v->src_zone].isolated ? sz : dz, e->cfg->zones[v->src_zone].isolated ? sz : dz);
+		break;
 	case SEG_REASON_UNZONED_GATEWAY:
 		fprintf(f, "interface '%s' belongs to no zone: segd leaves traffic to the gateway through it "
 			"to the host's own firewall", e->flow.iif);
@@ -550,6 +555,7 @@ int cmd_explain(struct segctl *s, int argc, char **argv)
 	int r = segctl_load(s, NULL, &cfg);
 	if (r != SEGCTL_OK)
 		return r == SEGCTL_NOT_OK ? SEGCTL_ERROR : r;
+	segctl_isolation(s, cfg, NULL);
 	int err = seg_policy_build(cfg, &pol);
 	if (err < 0) {
 		fprintf(stderr, "%s: explain: %s\n", s->prog, strerror(-err));

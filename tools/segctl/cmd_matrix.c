@@ -17,14 +17,16 @@
 #define CELL_MAX 28   /* longer lists of names become "N conduits" */
 #define CELL_BUF 48
 
-enum cell_state { CELL_INTRA, CELL_GUARD, CELL_OPEN, CELL_DENY };
+enum cell_state { CELL_INTRA, CELL_GUARD, CELL_OPEN, CELL_DENY, CELL_ISOLATED };
 
-static const char *const state_names[] = { "intra", "guard", "open", "deny" };
+static const char *const state_names[] = { "intra", "guard", "open", "deny", "isolated" };
 
 static enum cell_state cell_state(const struct seg_config *cfg, size_t a, size_t b, size_t n_open)
 {
 	if (a == b)
 		return CELL_INTRA;
+	if (cfg->zones[a].isolated || cfg->zones[b].isolated)   /* segctl isolate: before the guard */
+		return CELL_ISOLATED;
 	if (seg_zone_pair_guarded(cfg, a, b))
 		return CELL_GUARD;
 	return n_open ? CELL_OPEN : CELL_DENY;
@@ -100,6 +102,7 @@ static void print_table(const struct seg_config *cfg, FILE *f)
 	}
 	fputs("\nrows: from, columns: to.  intra: within one zone, allowed.  deny: no conduit opens it.\n"
 	      "guard: mynumber <-> internet/external, dropped before any conduit (model rule 1).\n"
+	      "isolated: a zone cut off by 'segctl isolate', conduits included, until 'segctl release'.\n"
 	      "names: the conduits that open it (new connections from the row's zone; replies return).\n", f);
 cleanup:
 	free(width);
@@ -181,6 +184,7 @@ int cmd_matrix(struct segctl *s, int argc, char **argv)
 	int r = segctl_load(s, NULL, &cfg);
 	if (r != SEGCTL_OK)
 		return r;
+	segctl_isolation(s, cfg, NULL);
 	if (s->json)
 		print_json(cfg, stdout);
 	else

@@ -21,6 +21,24 @@ static void print_time(const char *label, const char *epoch)
 	printf("%-22s %s\n", label, buf);
 }
 
+/* Revision, a pending confirmation, isolated zones (daemon/admin.c). */
+static void print_admin(const struct seg_kvlist *r)
+{
+	size_t i = 0, j = 0, k = 0;
+	const char *z;
+
+	printf("%-22s %s (segctl revisions)\n", "revision", get(r, "revision"));
+	if (seg_kv_get(r, "confirm_revision")) {
+		long long left = strtoll(get(r, "confirm_deadline"), NULL, 10) - (long long)time(NULL);
+		printf("%-22s revision %s awaits 'segctl confirm': reverts to revision %s in %lld s\n",
+		       "CONFIRM PENDING", get(r, "confirm_revision"), get(r, "revert_to"), left);
+	}
+	while ((z = seg_kv_next(r, "isolated", &i))) {
+		const char *why = seg_kv_next(r, "isolated_reason", &j), *uid = seg_kv_next(r, "isolated_uid", &k);
+		printf("%-22s zone '%s' (by uid %s: %s)\n", "ISOLATED", z, uid ? uid : "?", why ? why : "?");
+	}
+}
+
 static void print_status(const struct seg_kvlist *r)
 {
 	const char *deg = get(r, "degraded");
@@ -47,6 +65,7 @@ static void print_status(const struct seg_kvlist *r)
 	       get(r, "journal_dropped"), get(r, "journal_pending"));
 	printf("%-22s %s lines, %s dropped%s%s\n", "spool", get(r, "spool_lines"), get(r, "spool_dropped"),
 	       *get(r, "spool_error") ? "; error: " : "", get(r, "spool_error"));
+	print_admin(r);
 }
 
 static int ask(struct segctl *s, const char *cmd, struct seg_kvlist *resp)
@@ -80,23 +99,47 @@ int cmd_status(struct segctl *s, int argc, char **argv)
 	return r;
 }
 
+/* reload [--confirm SECONDS]: segd reverts unless `segctl confirm` follows. */
+static int reload_request(struct segctl *s, const char *confirm, struct seg_kvlist *resp)
+{
+	struct seg_kvlist req;
+
+	seg_kv_init(&req);
+	seg_kv_add(&req, "cmd", "reload");
+	if (confirm)
+		seg_kv_add(&req, "confirm", confirm);
+	int r = segctl_call(s, &req, resp);
+	seg_kv_free(&req);
+	return r;
+}
+
 int cmd_reload(struct segctl *s, int argc, char **argv)
 {
 	struct seg_kvlist resp;
 	size_t i = 0;
-	const char *line;
-	(void)argv;
+	const char *line, *confirm = NULL;
 
-	if (argc != 1)
+	if (argc == 3 && strcmp(argv[1], "--confirm") == 0)
+		confirm = argv[2];
+	else if (argc == 2 && strncmp(argv[1], "--confirm=", 10) == 0)
+		confirm = argv[1] + 10;
+	else if (argc != 1)
 		return segctl_usage(s, "reload");
-	int r = ask(s, "reload", &resp);
+	if (confirm && strspn(confirm, "0123456789") != strlen(confirm)) {
+		fprintf(stderr, "%s: reload: --confirm takes a number of seconds, not '%s'\n", s->prog, confirm);
+		return segctl_usage(s, "reload");
+	}
+	int r = reload_request(s, confirm, &resp);
 	if (s->json) {
 		segctl_print_kv_json(&resp, stdout);
 	} else {
 		while ((line = seg_kv_next(&resp, "line", &i)))
 			fprintf(r == SEGCTL_OK ? stdout : stderr, "%s\n", line);
 		if (r == SEGCTL_OK)
-			printf("reloaded: sha256 %s\n", get(&resp, "sha256"));
+			printf("reloaded: sha256 %s, revision %s\n", get(&resp, "sha256"), get(&resp, "revision"));
+		if (r == SEGCTL_OK && seg_kv_get(&resp, "confirm_revision"))
+			printf("run 'segctl confirm' within %s seconds, or segd reverts to revision %s\n",
+			       confirm, get(&resp, "revert_to"));
 	}
 	seg_kv_free(&resp);
 	return r;

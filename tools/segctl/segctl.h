@@ -50,6 +50,18 @@ int cmd_matrix(struct segctl *s, int argc, char **argv);
 int cmd_rules(struct segctl *s, int argc, char **argv);
 int cmd_status(struct segctl *s, int argc, char **argv);
 int cmd_reload(struct segctl *s, int argc, char **argv);
+int cmd_revisions(struct segctl *s, int argc, char **argv);
+int cmd_diff(struct segctl *s, int argc, char **argv);
+int cmd_rollback(struct segctl *s, int argc, char **argv);
+int cmd_confirm(struct segctl *s, int argc, char **argv);
+int cmd_isolate(struct segctl *s, int argc, char **argv);
+int cmd_release(struct segctl *s, int argc, char **argv);
+
+struct seg_isolations;
+/* Marks cfg's isolated zones (segctl isolate) from the running segd, or
+ * without it from settings.state_dir; *ret (may be NULL) gets the list with
+ * reasons. 0 or -errno (the zones are then marked as far as known). */
+int segctl_isolation(struct segctl *s, struct seg_config *cfg, struct seg_isolations *ret);
 int cmd_stats(struct segctl *s, int argc, char **argv);
 int cmd_trace(struct segctl *s, int argc, char **argv);
 int cmd_report(struct segctl *s, int argc, char **argv);
