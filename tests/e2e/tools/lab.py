@@ -57,10 +57,10 @@ def cmd_localize(a):
     text = open(a.config, encoding='utf-8').read()
     cfg = libconf.loads(text)
     st = cfg.get('settings')
+    # state_dir always: segd keeps revisions and isolation there, never the host's /var/lib/segd
     paths = {'spool': os.path.join(a.rundir, 'incidents.jsonl'),
-             'control_socket': os.path.join(a.rundir, 'control.sock')}
-    if 'state_dir' in (st or {}):
-        paths['state_dir'] = os.path.join(a.rundir, 'state')
+             'control_socket': os.path.join(a.rundir, 'control.sock'),
+             'state_dir': os.path.join(a.rundir, 'state')}
     if st is None:
         body = ' '.join('%s = "%s";' % kv for kv in paths.items())
         text = 'settings = { %s };\n' % body + text    # costs one line: only for configs without settings
