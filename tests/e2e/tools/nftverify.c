@@ -6,6 +6,7 @@
  *   nftverify verify CONF         seg_nft_verify: seg_nft_diff_to_kv lines; exit 0 in sync, 1 not
  *   nftverify counters CONF       seg_nft_counters: seg_counters_to_kv lines
  *   nftverify time CONF N         N verifies; prints "verify_ms=<best> <median>" and elements
+ *   nftverify rules CONF          the plan as nft -f text (segctl rules without segctl)
  *
  * Built by the test from build/o/lib objects. Exit 2 on errors. */
 #include <errno.h>
@@ -155,6 +156,8 @@ int main(int argc, char **argv)
 		r = do_verify(plan);
 	else if (strcmp(argv[1], "counters") == 0)
 		r = do_counters(plan);
+	else if (strcmp(argv[1], "rules") == 0)
+		r = seg_plan_write_nft(plan, stdout) < 0 ? 2 : 0;
 	else if (strcmp(argv[1], "time") == 0)
 		r = do_time(plan, argc > 3 ? atoi(argv[3]) : 5);
 	seg_plan_free(plan);
