@@ -217,16 +217,20 @@ int seg_spool_append(struct seg_spool *sp, const char *line, size_t len)
 
 int seg_spool_sync(struct seg_spool *sp, int64_t mono_us, bool force)
 {
+	bool had_pending = sp->pending_len > 0;
 	int r = flush_pending(sp);
 
 	if (r < 0)
 		return fail(sp, r, NULL, 0);
+	if (had_pending)
+		sp->st.error = 0;    /* the queued lines are in the file: the error is over */
 	if (!sp->dirty || sp->fd < 0 || (!force && mono_us - sp->last_sync < sp->sync_us))
 		return 0;
 	if (fdatasync(sp->fd) < 0)
 		return fail(sp, -errno, NULL, 0);
 	sp->dirty = false;
 	sp->last_sync = mono_us;
+	sp->st.error = 0;
 	return 0;
 }
 

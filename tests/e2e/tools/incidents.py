@@ -29,6 +29,11 @@ incidents, the accounting equation.
         one heavy flow interleaved with them
   incidents.py flood-check JOURNAL.jsonl SENDER.json... [--windows W]
         TAP: entries within the bound, overflow incidents, the heavy flow
+  incidents.py notify SOCKET LOG          an sd_notify listener ('MONOTONIC MESSAGE' lines)
+  incidents.py watchdog LOG SINCE UNTIL MAX_GAP
+        TAP: WATCHDOG=1 came at most MAX_GAP s apart between SINCE and UNTIL
+  incidents.py jevents JOURNAL.jsonl EVENT   count of entries, sum of SEGD_DROPPED
+  incidents.py status-get SEGCTL CONF KEY...  fields of segctl status --json ('-' if empty)
   incidents.py accounting RUNDIR SEGCTL CONF [--save STATUS.json]
         TAP: kernel drop counters == packets in incidents + not sampled
 
@@ -637,6 +642,44 @@ def cmd_accounting(a):
         kernel, inc, ns))
 
 
+def cmd_notify(a):
+    """Receives sd_notify datagrams on a.path; writes 'MONOTONIC_S MESSAGE' lines."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if os.path.exists(a.path):
+        os.unlink(a.path)
+    s.bind(a.path)
+    with open(a.log, 'a') as out:
+        while True:
+            d = s.recv(4096).decode(errors='replace')
+            for line in d.splitlines():
+                out.write('%.3f %s\n' % (time.monotonic(), line))
+            out.flush()
+
+
+def cmd_watchdog(a):
+    """TAP: WATCHDOG=1 kept coming between monotonic times a.since and a.until."""
+    ts = []
+    for line in open(a.log):
+        t, _, msg = line.strip().partition(' ')
+        if msg == 'WATCHDOG=1' and a.since <= float(t) <= a.until:
+            ts.append(float(t))
+    gaps = [y - x for x, y in zip([a.since] + ts, ts + [a.until])]
+    say(ts and max(gaps) <= a.max_gap, 'WATCHDOG=1 kept coming while journald was stopped: %d in %.1f s, '
+        'longest gap %.2f s (limit %.2f s)' % (len(ts), a.until - a.since, max(gaps), a.max_gap))
+
+
+def cmd_jevents(a):
+    """Prints how many entries of SEGD_EVENT a.event the journal holds, and the
+    sum of their SEGD_DROPPED."""
+    es = [e for e in read_jsonl(a.journal) if e.get('SEGD_EVENT') == a.event]
+    print(len(es), sum(int(e.get('SEGD_DROPPED', 0)) for e in es))
+
+
+def cmd_status_get(a):
+    st = segd_status(a.segctl, a.conf)
+    print(' '.join(str(st.get(k, '')) if str(st.get(k, '')) else '-' for k in a.keys))
+
+
 def main():
     p = argparse.ArgumentParser(prog='incidents.py')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -700,6 +743,25 @@ def main():
     s.add_argument('--windows', type=int, default=1)
     s.add_argument('--unsampled-ok', type=int, default=0)
     s.set_defaults(fn=cmd_flood_check)
+    s = sub.add_parser('notify')
+    s.add_argument('path')
+    s.add_argument('log')
+    s.set_defaults(fn=cmd_notify)
+    s = sub.add_parser('watchdog')
+    s.add_argument('log')
+    s.add_argument('since', type=float)
+    s.add_argument('until', type=float)
+    s.add_argument('max_gap', type=float)
+    s.set_defaults(fn=cmd_watchdog)
+    s = sub.add_parser('jevents')
+    s.add_argument('journal')
+    s.add_argument('event')
+    s.set_defaults(fn=cmd_jevents)
+    s = sub.add_parser('status-get')
+    s.add_argument('segctl')
+    s.add_argument('conf')
+    s.add_argument('keys', nargs='+')
+    s.set_defaults(fn=cmd_status_get)
     s = sub.add_parser('accounting')
     s.add_argument('rundir')
     s.add_argument('segctl')
