@@ -654,6 +654,67 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 static const char *const settings_keys[] = { "table", "log_group", "incident_window", "spool",
 	"control_socket", "control_group", "state_dir", NULL };
 
+/* Words that nft 1.0.6 (Debian 12) refuses as an unquoted table name in
+ * `table inet NAME` (each was tried with nft -c -f): `segctl rules` prints the
+ * table unquoted, so these are refused. Sorted for bsearch. */
+static const char *const nft_keywords[] = {
+	"accept", "add", "ah", "all", "arp", "auto-merge", "bridge", "cgroup", "chain", "comment", "comp",
+	"constant", "continue", "counter", "cpu", "create", "ct", "day", "dccp", "define", "delete",
+	"describe", "device", "devices", "dnat", "drop", "dst", "dup", "dynamic", "ecn", "element",
+	"elements", "esp", "ether", "exists", "expires", "export", "exthdr", "fib", "flags", "flow",
+	"flowtable", "flush", "frag", "fwd", "gc-interval", "get", "goto", "handle", "hbh", "hook",
+	"hour", "ibriport", "ibrname", "icmp", "icmpv6", "igmp", "iif", "iifgroup", "iifname", "iiftype",
+	"import", "include", "index", "inet", "insert", "interval", "ip", "ip6", "ipsec", "jhash", "jump",
+	"limit", "list", "log", "map", "mark", "masquerade", "meta", "meter", "mh", "missing", "monitor",
+	"netdev", "nftrace", "notrack", "numgen", "obriport", "obrname", "offload", "oif", "oifgroup",
+	"oifname", "oiftype", "osf", "pkttype", "policy", "position", "priority", "queue", "quota",
+	"random", "redefine", "redirect", "reject", "rename", "replace", "reset", "return", "rt", "rt0",
+	"rt2", "rtclassid", "rule", "ruleset", "sctp", "secmark", "set", "size", "skgid", "skuid", "snat",
+	"socket", "srh", "symhash", "synproxy", "table", "tcp", "th", "time", "timeout", "tproxy", "type",
+	"typeof", "udp", "udplite", "undefine", "update", "vlan", "vmap", "xt",
+};
+
+/* Tables that belong to someone else: the host's own firewall (Debian's
+ * /etc/nftables.conf is 'table inet filter'), iptables-nft, firewalld,
+ * container and VM managers. segd deletes and recreates its table on every
+ * apply, so taking one of these would wipe their rules. */
+static const char *const foreign_tables[] = {
+	"filter", "nat", "mangle", "raw", "security", "firewalld", "docker", "libvirt", "libvirt_network",
+	"ufw", "lxd", "incus", "netavark", NULL
+};
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool in_list(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(*list, name) == 0)
+			return true;
+	return false;
+}
+
+/* settings.table: a name nft accepts unquoted, and segd's own. */
+static void check_table(struct ctx *c, const config_setting_t *g, const char *t)
+{
+	int line = line_of(config_setting_get_member(g, "table"));
+	const char *why;
+
+	if (!seg_name_valid(t, &why))
+		ERR(c, line, "settings: table '%s' is not allowed: 1-31 characters of a-z, 0-9, '-' and '_', "
+		    "starting with a letter — write e.g. table = \"segd\";", t);
+	else if (bsearch(&t, nft_keywords, sizeof(nft_keywords) / sizeof(nft_keywords[0]),
+			 sizeof(nft_keywords[0]), by_str))
+		ERR(c, line, "settings: table '%s' is an nft keyword, which nft -f refuses as a table name — "
+		    "choose another name, e.g. table = \"segd\";", t);
+	else if (in_list(t, foreign_tables))
+		ERR(c, line, "settings: table '%s' is the table of another program or of the host's firewall — "
+		    "segd replaces its table on every apply, so it must have a table of its own, e.g. "
+		    "table = \"segd\";", t);
+}
+
 static bool set_default(struct ctx *c, char **slot, const char *v)
 {
 	if (*slot)
@@ -674,7 +735,8 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 	if (g) {
 		s->line = line_of(g);
 		check_keys(c, g, "settings", settings_keys);
-		get_string(c, g, "settings", "table", &s->table, SEG_MAX_NAME);
+		if (get_string(c, g, "settings", "table", &s->table, SEG_MAX_NAME) && s->table)
+			check_table(c, g, s->table);
 		v = s->log_group;
 		if (get_int(c, g, "settings", "log_group", 0, 65535, &v))
 			s->log_group = (uint16_t)v;

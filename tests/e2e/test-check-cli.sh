@@ -121,8 +121,26 @@ if [ "$(id -u)" = 0 ] && command -v nft >/dev/null && command -v unshare >/dev/n
 	else
 		fail "nft -c refuses the ruleset of nft-keywords.conf: $(head -3 "$TMP/err")"
 	fi
+	# every table name segd accepts, nft accepts unquoted: candidates are the
+	# parser's token names from libnftables (its keywords) and some edge names
+	lib=$(ldconfig -p 2>/dev/null | awk '/libnftables\.so/ { print $NF; exit }')
+	{ [ -n "$lib" ] && strings "$lib" | LC_ALL=C grep -E '^"[a-z][a-z0-9_-]*"$' | tr -d '"'
+	  printf '%s\n' segd seg-d seg_d a z ip-x tcp-1 drop- x_1-2; } | sort -u >"$TMP/tables"
+	n_acc=0 n_ref=0 wrong=""
+	while IFS= read -r t; do
+		sed "s|^  table = \"[^\"]*\";|  table = \"$t\";|" "$CONFIGS/good/nft-keywords.conf" >"$TMP/table.conf"
+		if ! "$SEGCTL" check "$TMP/table.conf" >/dev/null 2>&1; then
+			n_ref=$((n_ref + 1))
+			continue
+		fi
+		n_acc=$((n_acc + 1))
+		printf 'table inet %s {\n}\n' "$t" >"$TMP/table.nft"
+		unshare -n nft -c -f "$TMP/table.nft" >/dev/null 2>&1 || wrong="$wrong $t"
+	done <"$TMP/tables"
+	[ -z "$wrong" ] && [ "$n_ref" -gt 100 ] && ok "table names: nft -c accepts all $n_acc that segd accepts ($n_ref refused)" ||
+		fail "table names segd accepts but nft -c refuses:$wrong ($n_acc accepted, $n_ref refused)"
 else
-	echo "SKIP nft -c of nft-keywords.conf (needs root, nft, unshare and segctl rules)"
+	echo "SKIP nft -c of nft-keywords.conf and table names (needs root, nft, unshare and segctl rules)"
 fi
 
 # ---- exit status 2 and usage ----

@@ -460,6 +460,51 @@ START_TEST(test_expires_one_error)
 }
 END_TEST
 
+/* settings.table: the name rule, no nft keyword (segctl rules prints it
+ * unquoted), no table of another program (segd replaces its table). */
+START_TEST(test_table_names)
+{
+	static const struct { const char *table; const char *error; } t[] = {
+		{ "segd", NULL }, { "a", NULL }, { "seg-gw_1", NULL }, { "ip-x", NULL }, { "counter_a", NULL },
+		{ "segd-segmentation-enforcement", NULL }, { "filter2", NULL }, { "z", NULL },
+		{ "Segd", "is not allowed: 1-31 characters" }, { "seg d", "is not allowed" },
+		{ "seg.d", "is not allowed" }, { "-segd", "is not allowed" }, { "_segd", "is not allowed" },
+		{ "9", "is not allowed" }, { "", "is not allowed" }, { "segd\\x", "is not allowed" },
+		{ "accept", "is an nft keyword" }, { "xt", "is an nft keyword" }, { "table", "is an nft keyword" },
+		{ "inet", "is an nft keyword" }, { "ip6", "is an nft keyword" }, { "gc-interval", "is an nft keyword" },
+		{ "rt0", "is an nft keyword" }, { "vmap", "is an nft keyword" }, { "meta", "is an nft keyword" },
+		{ "filter", "it must have a table of its own" }, { "nat", "of another program" },
+		{ "mangle", "of another program" }, { "raw", "of another program" }, { "security", "of another program" },
+		{ "firewalld", "of another program" }, { "docker", "of another program" },
+		{ "libvirt", "of another program" }, { "ufw", "of another program" },
+		{ "segd-segmentation-enforcement-t", NULL },
+		{ "segd-segmentation-enforcement-ta", "is longer than 31 characters" },
+	};
+	for (int i = 0; i < N(t); i++) {
+		char *text;
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		ck_assert(asprintf(&text, "version = 1;\nsettings = {\n  table = \"%s\";\n};\n"
+				   "zones = ( { name = \"cloud\"; kind = \"external\"; interfaces = [ \"eth0\" ]; } );\n",
+				   t[i].table) > 0);
+		int r = seg_config_load_string(text, "table.conf", today(), &cfg, &d);
+		char *all = dump(&d);
+		if (!t[i].error) {
+			ck_assert_msg(r == 0, "table '%s' refused:\n%s", t[i].table, all);
+			ck_assert_str_eq(cfg->settings.table, t[i].table);
+		} else {
+			ck_assert_msg(r == -EINVAL && has_diag(&d, SEG_SEV_ERROR, 3, t[i].error) && d.n_errors == 1,
+				      "table '%s': want one error '%s' on line 3; got:\n%s", t[i].table, t[i].error, all);
+			assert_well_formed("table.conf", &d, false);
+		}
+		free(all);
+		free(text);
+		seg_diags_free(&d);
+		seg_config_free(cfg);
+	}
+}
+END_TEST
+
 /* ---- inputs made at test time ---- */
 
 static char tmpdir[64];
@@ -942,6 +987,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_detail_conduits);
 	tcase_add_test(tc, test_expiry_boundaries);
 	tcase_add_test(tc, test_expires_one_error);
+	tcase_add_test(tc, test_table_names);
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_diag_rendering);
 	suite_add_tcase(s, tc);
