@@ -13,8 +13,11 @@
 static const char *const event_names[SEG_NFLOG_EVENT_COUNT] = {
 	[SEG_NFLOG_DENIED] = "flow-denied", [SEG_NFLOG_GUARD] = "model-guard",
 	[SEG_NFLOG_UNZONED] = "unzoned", [SEG_NFLOG_SPOOFED] = "spoofed-source",
-	[SEG_NFLOG_TO_GATEWAY] = "to-gateway",
+	[SEG_NFLOG_TO_GATEWAY] = "to-gateway", [SEG_NFLOG_ISOLATED] = "isolated",
 };
+
+/* A new event letter must get its name here (a NULL would reach strcmp). */
+_Static_assert(SEG_NFLOG_EVENT_COUNT == 6, "name every NFLOG event in event_names");
 
 const char *seg_drop_event_name(enum seg_nflog_event ev)
 {
@@ -24,7 +27,7 @@ const char *seg_drop_event_name(enum seg_nflog_event ev)
 int seg_drop_event_parse(const char *name, enum seg_nflog_event *ret)
 {
 	for (int i = 0; i < SEG_NFLOG_EVENT_COUNT; i++)
-		if (strcmp(name, event_names[i]) == 0) {
+		if (event_names[i] && strcmp(name, event_names[i]) == 0) {
 			*ret = (enum seg_nflog_event)i;
 			return 0;
 		}
@@ -304,7 +307,7 @@ int seg_counters_to_kv(const struct seg_counters *c, struct seg_kvlist *out)
 
 	for (size_t i = 0; i < c->n_drops && r == 0; i++) {
 		const struct seg_drop_count *d = &c->drops[i];
-		r = seg_kv_addf(out, "drop", "%s %s %s %" PRIu64 " %" PRIu64, event_names[d->event],
+		r = seg_kv_addf(out, "drop", "%s %s %s %" PRIu64 " %" PRIu64, seg_drop_event_name(d->event),
 				zone_or_dash(d->from), zone_or_dash(d->to), d->packets, d->bytes);
 	}
 	if (r == 0)
@@ -336,7 +339,7 @@ static int split_counts(const char *v, char names[3][SEG_MAX_NAME + 1], size_t n
 
 static int drop_from_kv(struct seg_counters *c, const char *v)
 {
-	char n[3][SEG_MAX_NAME + 1];
+	char n[3][SEG_MAX_NAME + 1] = { { 0 } };
 	struct seg_drop_count d = { 0 };
 
 	if (split_counts(v, n, 3, &d.packets, &d.bytes) < 0 || seg_drop_event_parse(n[0], &d.event) < 0)
@@ -348,7 +351,7 @@ static int drop_from_kv(struct seg_counters *c, const char *v)
 
 static int conduit_from_kv(struct seg_counters *c, const char *v)
 {
-	char n[3][SEG_MAX_NAME + 1];
+	char n[3][SEG_MAX_NAME + 1] = { { 0 } };
 	struct seg_conduit_count k = { 0 };
 
 	if (split_counts(v, n, 3, &k.packets, &k.bytes) < 0)

@@ -17,7 +17,7 @@
  *   conduits_omitted=<count> <packets> <bytes>             those left out (message size)
  *   unattributed=<elements> <packets> <bytes>              kernel elements of no plan conduit
  * <event>: flow-denied (D), model-guard (M), unzoned (U), spoofed-source (S),
- * to-gateway (G).
+ * to-gateway (G), isolated (I).
  *
  * Keys of seg_nft_diff_to_kv:
  *   in_sync=yes|no
