@@ -114,16 +114,20 @@ static void note_change(struct seg_nftmon *m, const struct change *c, const stru
 	snprintf(n->obj, sizeof(n->obj), "%s", obj ? obj : "");
 }
 
-/* "table deleted" alone says what deleting the table did to its chains,
- * sets and rules; otherwise each distinct change, with its count. */
+/* "table deleted" first and alone for what deleting the table did to its
+ * chains, sets and rules (its event comes last, when the list may be full);
+ * otherwise each distinct change, with its count. */
 static void describe(struct seg_nftmon *m)
 {
 	size_t len = 0, listed = 0;
 
 	m->what[0] = '\0';
+	if (m->table_deleted)
+		len = (size_t)snprintf(m->what, WHAT_MAX, "table deleted (with its chains, sets and rules: "
+				       "%zu changes)", m->n_changes);
 	for (size_t i = 0; i < m->n_seen && len < WHAT_MAX; i++) {
 		const struct noted *n = &m->seen[i];
-		if (m->table_deleted && n->c->in_table_delete)
+		if (m->table_deleted && (n->c->in_table_delete || n->c->msg == NFT_MSG_DELTABLE))
 			continue;
 		listed += n->count;
 		len += (size_t)snprintf(m->what + len, WHAT_MAX - len, "%s%s%s%s%s%s", len ? "; " : "",
@@ -132,10 +136,7 @@ static void describe(struct seg_nftmon *m)
 		if (n->count > 1 && len < WHAT_MAX)
 			len += (size_t)snprintf(m->what + len, WHAT_MAX - len, " (%zu times)", n->count);
 	}
-	if (m->table_deleted && len < WHAT_MAX)
-		len += (size_t)snprintf(m->what + len, WHAT_MAX - len, " (with its chains, sets and rules: "
-					"%zu changes)", m->n_changes);
-	else if (listed < m->n_changes && len < WHAT_MAX)
+	if (!m->table_deleted && listed < m->n_changes && len < WHAT_MAX)
 		snprintf(m->what + len, WHAT_MAX - len, "; and %zu more changes", m->n_changes - listed);
 }
 
