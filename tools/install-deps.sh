@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libpcap-dev libconfig-dev
 libsystemd-dev check nftables iproute2 tcpdump clang libclang-rt-14-dev valgrind
-socat python3 iputils-ping ncat systemd jq procps util-linux man-db"
+socat python3 iputils-ping ncat systemd jq procps util-linux man-db
+chromium fonts-noto-cjk"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -157,8 +157,11 @@ static void summary(FILE *f, const struct seg_report *r)
 	card(f, r->incidents ? "warn" : "ok", "Incidents / インシデント", v, s);
 	if (r->loss.available) {
 		uint64_t lost = r->loss.not_sampled + r->loss.journal_dropped + r->loss.spool_dropped;
-		snprintf(v, sizeof(v), "%llu lost", (unsigned long long)lost);
-		card(f, lost ? "bad" : "ok", "Records / 記録の欠落", v, "since segd started");
+		snprintf(v, sizeof(v), lost ? "%llu lost" : "none lost", (unsigned long long)lost);
+		snprintf(s, sizeof(s), "not sampled %llu, journal %llu, spool %llu (since segd started)",
+			 (unsigned long long)r->loss.not_sampled, (unsigned long long)r->loss.journal_dropped,
+			 (unsigned long long)r->loss.spool_dropped);
+		card(f, lost ? "bad" : "ok", "Records / 記録の欠落", v, s);
 	} else {
 		card(f, "na", "Records / 記録の欠落", "unknown", "segd did not answer");
 	}
@@ -271,6 +274,31 @@ static void matrix_labels(FILE *f, const struct seg_report *r, const struct grid
 	}
 }
 
+/* The names of the conduits of an open cell, one a line, as many as fit;
+ * "+N more" on the last line otherwise. */
+static void cell_names(FILE *f, const struct seg_report *r, const struct grid *g, size_t a, size_t b,
+		       int x, int y)
+{
+	size_t lines = (size_t)(g->cell_h - 24) / 13, shown = 0, total = r->cell_open[a * r->cfg->n_zones + b];
+	size_t chars = (size_t)g->cell_w / 6;
+
+	for (size_t i = 0; i < r->n_conduits && shown < lines; i++) {
+		const struct seg_conduit *c = &r->cfg->conduits[i];
+		if (!r->conduits[i].installed || c->from != a || c->to != b)
+			continue;
+		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"10.5\" fill=\"#e8f5e9\">",
+			x + g->cell_w / 2, y + 32 + (int)shown * 13);
+		if (shown + 1 == lines && total > lines)
+			fprintf(f, "+%zu more", total - shown);
+		else if (strlen(c->name) > chars)
+			fprintf(f, "%.*s…", (int)(chars > 1 ? chars - 1 : 1), c->name);  /* [a-z0-9_-]: no escaping */
+		else
+			html_text(f, c->name);
+		fputs("</text>", f);
+		shown++;
+	}
+}
+
 static void matrix_cell(FILE *f, const struct seg_report *r, const struct grid *g, size_t a, size_t b)
 {
 	size_t nz = r->cfg->n_zones;
@@ -285,15 +313,18 @@ static void matrix_cell(FILE *f, const struct seg_report *r, const struct grid *
 		snprintf(text, sizeof(text), "%s", seg_report_cell_name(c));
 	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"4\" fill=\"%s\" stroke=\"#fff\" "
 		"stroke-width=\"3\"/>", x, y, g->cell_w, g->cell_h, cell_style[c].fill);
-	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\" fill=\"%s\">%s</text>",
-		x + g->cell_w / 2, y + g->cell_h / 2 + 4, cell_style[c].text, text);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\" font-weight=\"600\" "
+		"fill=\"%s\">%s</text>", x + g->cell_w / 2, y + (c == SEG_CELL_OPEN ? 18 : g->cell_h / 2 + 4),
+		cell_style[c].text, text);
+	if (c == SEG_CELL_OPEN)
+		cell_names(f, r, g, a, b, x, y);
 }
 
 static void html_matrix(FILE *f, const struct seg_report *r)
 {
 	size_t nz = r->cfg->n_zones;
-	int cw = nz ? 880 / (int)nz : 100;
-	struct grid g = { .cell_w = cw > 130 ? 130 : cw < 44 ? 44 : cw, .cell_h = 48, .left = 140, .top = 70 };
+	int cw = nz ? 900 / (int)nz : 100;
+	struct grid g = { .cell_w = cw > 170 ? 170 : cw < 44 ? 44 : cw, .cell_h = 64, .left = 140, .top = 70 };
 	int w = g.left + (int)nz * g.cell_w + 20, h = g.top + (int)nz * g.cell_h + 10;
 
 	section_head(f, SEG_RS_MATRIX);
@@ -468,9 +499,7 @@ static void html_chart(FILE *f, const struct seg_report *r)
 	c.ph = c.h - c.top - c.bottom;
 	for (size_t i = 0; i < r->n_days; i++)
 		max = day_total(&r->days[i]) > max ? day_total(&r->days[i]) : max;
-	c.ymax = axis_max(max ? max : 1);
-	if (c.ymax < 4)
-		c.ymax = 4;
+	c.ymax = 4 * axis_max((max + 3) / 4 ? (max + 3) / 4 : 1);   /* four even steps */
 	fprintf(f, "<svg role=\"img\" aria-label=\"incidents per day\" "
 		"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" style=\"max-width:100%%;height:auto\">", c.w, c.h,
 		c.w, c.h);
