@@ -74,7 +74,7 @@ static int push_drop(struct seg_counters *c, const struct seg_drop_count *d)
 /* Adds to the entry of key, or makes one, keeping the array sorted. */
 static int add_drop(struct seg_counters *c, const struct seg_drop_count *key)
 {
-	struct seg_drop_count *hit = bsearch(key, c->drops, c->n_drops, sizeof(*key), cmp_drop);
+	struct seg_drop_count *hit = c->n_drops ? bsearch(key, c->drops, c->n_drops, sizeof(*key), cmp_drop) : NULL;
 
 	if (hit) {
 		hit->packets += key->packets;
@@ -135,7 +135,7 @@ void seg_counters_add_elem(struct seg_counters *c, const struct seg_plan *plan, 
 	const struct seg_plan_set *s = set < plan->n_sets ? &plan->sets[set] : NULL;
 	const struct seg_plan_elem *e = NULL;
 
-	if (s && key_len == seg_set_key_len(s)) {
+	if (s && s->n_elems && key_len == seg_set_key_len(s)) {
 		struct elem_key k = { key, key_len };
 		e = bsearch(&k, s->elems, s->n_elems, sizeof(*s->elems), cmp_elem_key);
 	}
