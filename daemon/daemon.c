@@ -21,6 +21,7 @@
 #include "config.h"
 #include "ctlsrv.h"
 #include "daemon.h"
+#include "floor.h"
 #include "incident.h"
 #include "json.h"
 #include "loop.h"
@@ -115,6 +116,19 @@ static void notify_status(struct segd *d)
 
 /* ---- applying ---- */
 
+/* The boot floor follows every ruleset the kernel accepted, so that the next
+ * boot enforces it before segd runs (docs/reliability.md). */
+static void write_floor(struct segd *d)
+{
+	const char *dir = d->gen->cfg->settings.state_dir;
+	int r = segd_floor_write(d->gen->plan, dir);
+
+	if (r < 0)
+		seg_writer_log(d->w, 4, NULL, NULL, "cannot write the boot floor '%s/%s': %s — until it is "
+			       "written, the next boot enforces the previous floor or the static one until segd "
+			       "starts", dir, SEGD_FLOOR_FILE, strerror(-r));
+}
+
 static void set_running(struct segd *d, struct segd_gen *g)
 {
 	if (g != d->gen) {
@@ -125,6 +139,7 @@ static void set_running(struct segd *d, struct segd_gen *g)
 		snprintf(d->hash, sizeof(d->hash), "unknown");
 	d->applied = time(NULL);
 	d->applied_day = seg_today();
+	write_floor(d);
 }
 
 /* Loads, compiles and installs src (the configuration file, or a revision's
@@ -390,7 +405,8 @@ static void check_expiry(struct segd *d)
 	if (seg_plan_compile(cfg, &d->gen->map, &plan) == 0) {
 		seg_plan_free(d->gen->plan);
 		d->gen->plan = plan;
-		reinstall(d, "conduit expiry");
+		if (reinstall(d, "conduit expiry") == 0)
+			write_floor(d);
 	}
 }
 
