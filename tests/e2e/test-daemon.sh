@@ -100,11 +100,9 @@ conduit=$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[2]); import libconf
 print(libconf.load(sys.argv[1])["conduits"][0]["name"])' "$RUN_DIR/good.conf" "$TOOLS")
 "$PY" "$TOOLS/lab.py" drop-conduit "$RUN_DIR/good.conf" "$SEGD_CONF" "$conduit"
 want=$(sha256sum <"$SEGD_CONF" | cut -d' ' -f1)
-ip netns exec "$LAB_GW" nft monitor >"$RUN_DIR/gens" 2>&1 &
+ip netns exec "$LAB_GW" "$PY" "$TOOLS/genmon.py" >"$RUN_DIR/gens" 2>&1 &
 mon=$!
-# the monitor listens once it reports a marker table of ours
-marker() { ip netns exec "$LAB_GW" nft add table inet e2e_marker; ip netns exec "$LAB_GW" nft delete table inet e2e_marker; }
-for _ in $(seq 100); do marker; grep -q e2e_marker "$RUN_DIR/gens" && break; sleep 0.05; done
+wait_until 5 grep -q '^# listening' "$RUN_DIR/gens"
 t0=$(date +%s%N)
 out=$("$SEGCTL" -c "$SEGD_CONF" reload 2>&1); rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))

@@ -4,7 +4,7 @@
 #   daemon_reexec "$@"          first line of a test: re-run in a private mount
 #                               namespace, where journald.sh runs a real journald
 #   daemon_lab_up CONFIG        lab_up, the journald, and a trap that stops all
-#   notify_start [--freeze-on A] a NOTIFY_SOCKET reader (tools/notify.py)
+#   notify_start [--freeze-on A] a NOTIFY_SOCKET reader (tools/notify.py); notify_stop
 #   notify_count ASSIGNMENT [SINCE]   datagrams carrying it (after line SINCE)
 #   wait_until SECONDS CMD...   polls CMD every 10 ms
 #   journal_event EVENT         segd's journal entries of SEGD_EVENT=EVENT (JSON lines)
@@ -38,6 +38,7 @@ daemon_lab_up() {
 }
 
 notify_start() {
+	notify_stop
 	NOTIFY_LOG=$RUN_DIR/notify.log
 	: >"$NOTIFY_LOG"
 	rm -f "$RUN_DIR/notify.sock"
@@ -45,6 +46,11 @@ notify_start() {
 	NOTIFY_PID=$!
 	wait_until 5 test -S "$RUN_DIR/notify.sock" || return 1
 	export NOTIFY_SOCKET=$RUN_DIR/notify.sock
+}
+
+notify_stop() {
+	if [ -n "$NOTIFY_PID" ]; then kill "$NOTIFY_PID" 2>/dev/null; wait "$NOTIFY_PID" 2>/dev/null; fi
+	NOTIFY_PID=""
 }
 
 notify_count() {

@@ -1,0 +1,113 @@
+#!/bin/bash
+# test-failclosed.sh - segd fails closed (issue 5, point 5). With traffic
+# running (tools/flows.py: a forbidden UDP flow every 2 ms, an allowed TCP
+# connection and UDP stream through conduits):
+#   - SIGTERM, then SIGKILL of segd: the table stays as approved, 0 forbidden
+#     packets pass while segd is down, the allowed connection goes on;
+#   - a restarted segd takes the table over in one transaction (one new
+#     ruleset generation) and the allowed connection survives;
+#   - the table altered while segd is down is replaced before READY=1: the
+#     notification socket stops segd (SIGSTOP) the moment READY=1 arrives,
+#     and the kernel's table is then already the approved one.
+#
+#   E2E_CONFIG: the configuration (default conf/lab.conf)
+source "$(dirname "$0")/lib.sh"
+source "$TOOLS/daemon-lib.sh"
+source "$TOOLS/table-norm.sh"
+require_root
+daemon_reexec "$@"
+CONFIG=${E2E_CONFIG:-$TOP/conf/lab.conf}
+FLOWS_PID=""
+MON_PID=""
+
+daemon_lab_up "$CONFIG" || { fail "lab_up $CONFIG"; summary; exit 1; }
+stop_bg() {
+	[ -n "$FLOWS_PID" ] && kill "$FLOWS_PID" 2>/dev/null && wait "$FLOWS_PID" 2>/dev/null
+	[ -n "$MON_PID" ] && kill "$MON_PID" 2>/dev/null && wait "$MON_PID" 2>/dev/null
+	FLOWS_PID="" MON_PID=""
+	[ -n "$SEGD_PID" ] && kill -CONT "$SEGD_PID" 2>/dev/null
+}
+trap 'stop_bg; daemon_down' EXIT
+trap 'stop_bg; daemon_down; exit 130' INT
+trap 'stop_bg; daemon_down; exit 143' TERM
+notify_start
+if start_segd "$CONFIG"; then ok "segd installed table inet $LAB_TABLE"; else
+	fail "segd installed table inet $LAB_TABLE"; summary; exit 1
+fi
+check "READY=1" wait_until 5 grep -q ' READY=1$' "$NOTIFY_LOG"
+approved=$(table_norm)
+STATE=$RUN_DIR/flows.json
+"$PY" "$TOOLS/flows.py" "$RUN_DIR" "$SEGCTL" "$SEGD_CONF" "$STATE" >"$RUN_DIR/flows.out" 2>&1 &
+FLOWS_PID=$!
+if wait_until 10 grep -q '^ready' "$RUN_DIR/flows.out"; then ok "traffic running: $(head -1 "$RUN_DIR/flows.out")"
+else fail "traffic running"; cat "$RUN_DIR/flows.out"; summary; exit 1; fi
+counter() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$STATE" "$1"; }
+
+# the gateway's ruleset generations, and who committed them
+ip netns exec "$LAB_GW" "$PY" "$TOOLS/genmon.py" >"$RUN_DIR/gens" 2>&1 &
+MON_PID=$!
+wait_until 5 grep -q '^# listening' "$RUN_DIR/gens"
+segd_gens() { grep -c '^# new generation .*(segd)' "$RUN_DIR/gens"; }
+
+# down SIGNAL: segd dies by SIGNAL with traffic running; checks while it is down
+down() {
+	local sig=$1 p0 e0 u0 rc
+	heading "SIG$sig of segd under traffic"
+	p0=$(counter forbidden_passed) e0=$(counter tcp_echoes)
+	kill -"$sig" "$SEGD_PID"; wait "$SEGD_PID"; rc=$?
+	echo "     segd exited with status $rc"
+	SEGD_PID=""
+	u0=$(counter udp_echoed)
+	sleep 1.5
+	check "table inet $LAB_TABLE stays, as approved" test "$(table_norm)" = "$approved"
+	check "0 forbidden packets passed while segd is down ($(counter forbidden_sent) sent in all)" \
+		test "$(counter forbidden_passed)" = "$p0"
+	check "the allowed TCP connection goes on ($(($(counter tcp_echoes) - e0)) echoes)" \
+		test "$(counter tcp_echoes)" -gt $((e0 + 20)) -a "$(counter tcp_alive)" = True
+	check "the allowed UDP stream goes on ($(($(counter udp_echoed) - u0)) echoes in 1.5 s)" \
+		test "$(counter udp_echoed)" -gt $((u0 + 50))
+}
+
+# up: segd restarts and takes the table over
+up() {
+	local g0=$(segd_gens) p0=$(counter forbidden_passed)
+	start_segd "$CONFIG" || { fail "segd restarted"; return; }
+	wait_until 5 grep -q "^[^ ]* $SEGD_PID READY=1$" "$NOTIFY_LOG"
+	sleep 0.3
+	check "restarted segd took the table over in one transaction ($((${g0:-0})) -> $(segd_gens) generations by segd)" \
+		test "$(segd_gens)" = $((g0 + 1))
+	check "the table is the approved one" test "$(table_norm)" = "$approved"
+	check "the allowed TCP connection survived the takeover" test "$(counter tcp_alive)" = True
+	check "still 0 forbidden packets passed" test "$(counter forbidden_passed)" = "$p0"
+}
+
+down TERM
+up
+down KILL
+up
+
+heading "the table altered while segd is down is replaced before READY=1"
+kill "$SEGD_PID"; wait "$SEGD_PID"; SEGD_PID=""
+ip netns exec "$LAB_GW" nft insert rule inet "$LAB_TABLE" forward udp dport 9 accept
+ip netns exec "$LAB_GW" nft chain inet "$LAB_TABLE" forward '{ policy accept; }'
+check "the table was altered" test "$(table_norm)" != "$approved"
+notify_start --freeze-on READY=1
+g0=$(segd_gens)
+start_segd "$CONFIG" || fail "segd restarted"
+if wait_until 10 grep -q " FROZEN$" "$NOTIFY_LOG"; then
+	ok "segd said READY=1 and was stopped right there (pid $(awk '$3 == "FROZEN" { print $2 }' "$NOTIFY_LOG"))"
+	check "at READY=1 the kernel already holds the approved table" test "$(table_norm)" = "$approved"
+	check "... put in by one transaction of segd" test "$(segd_gens)" = $((g0 + 1))
+	kill -CONT "$SEGD_PID"
+else
+	fail "READY=1 seen"
+fi
+check "segd runs on" segd_alive
+check "segctl status answers" "$SEGCTL" -c "$SEGD_CONF" status
+check "no tamper reported for what changed while segd was down (it was replaced at start)" \
+	test "$(segctl_status tampers)" = 0
+alive=$(counter tcp_alive)
+stop_bg
+check "allowed TCP connection alive through all of it" test "$alive" = True
+echo "     forbidden: $(counter forbidden_passed) of $(counter forbidden_sent) passed; allowed UDP: $(counter udp_echoed) of $(counter udp_sent) echoed; longest TCP echo wait $(counter tcp_max_gap_ms | cut -d. -f1) ms"
+summary
