@@ -28,6 +28,7 @@
 #include "nflog.h"
 #include "nftmon.h"
 #include "sha256.h"
+#include "stats.h"
 #include "watch.h"
 #include "writer.h"
 
@@ -430,6 +431,13 @@ static void status_kv(struct segd *d, struct seg_kvlist *r)
 	seg_kv_addf(r, "started", "%lld", (long long)d->started);
 	seg_kv_addf(r, "generation_applied", "%u", d->gen->stats.gen_after);
 	seg_kv_addf(r, "generation_kernel", "%u", gen);
+	/* "rules in sync": the live table compared element by element with the
+	 * running plan (about 10 ms at 10,000 elements, 0.5 s at 100,000) */
+	struct seg_nft_diff diff;
+	if (seg_nft_verify(d->gen->plan, &diff) == 0)
+		seg_nft_diff_to_kv(&diff, r);
+	else
+		seg_kv_add(r, "in_sync", "unknown");
 	seg_kv_addf(r, "zones", "%zu", d->gen->cfg->n_zones);
 	seg_kv_addf(r, "conduits_installed", "%zu", c->conduits_installed);
 	seg_kv_addf(r, "conduits_expired", "%zu", c->conduits_expired);
@@ -488,6 +496,37 @@ static void reply_reload(struct segd *d, const struct ucred *cred, const struct 
 	free(report);
 }
 
+/* Packets and bytes per drop rule and per conduit, from the kernel's counters. */
+static void reply_stats(struct segd *d, struct seg_kvlist *resp)
+{
+	struct seg_counters *c = NULL;
+	int r = seg_nft_counters(d->gen->plan, &c);
+
+	if (r < 0) {
+		seg_ctl_error(resp, 2, "cannot read the counters of table inet %s: %s", d->gen->plan->table,
+			      strerror(-r));
+		return;
+	}
+	seg_ctl_ok(resp);
+	seg_counters_to_kv(c, resp);
+	seg_counters_free(c);
+}
+
+/* The live table compared with the running generation's plan. */
+static void reply_verify(struct segd *d, struct seg_kvlist *resp)
+{
+	struct seg_nft_diff diff;
+	int r = seg_nft_verify(d->gen->plan, &diff);
+
+	if (r < 0) {
+		seg_ctl_error(resp, 2, "cannot compare table inet %s with the running configuration: %s",
+			      d->gen->plan->table, strerror(-r));
+		return;
+	}
+	seg_ctl_ok(resp);
+	seg_nft_diff_to_kv(&diff, resp);
+}
+
 static void on_request(void *ctx, const struct ucred *cred, const struct seg_kvlist *req,
 		       struct seg_kvlist *resp)
 {
@@ -499,6 +538,10 @@ static void on_request(void *ctx, const struct ucred *cred, const struct seg_kvl
 		status_kv(d, resp);
 	} else if (strcmp(cmd, "reload") == 0) {
 		reply_reload(d, cred, req, resp);
+	} else if (strcmp(cmd, "stats") == 0) {
+		reply_stats(d, resp);
+	} else if (strcmp(cmd, "verify") == 0) {
+		reply_verify(d, resp);
 	} else if (strcmp(cmd, "ping") == 0) {
 		seg_ctl_ok(resp);
 	} else if (segd_admin_request(d->admin, cred, req, resp)) {

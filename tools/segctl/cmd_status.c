@@ -55,6 +55,12 @@ static void print_status(const struct seg_kvlist *r)
 	print_time("applied", get(r, "applied"));
 	printf("%-22s applied %s, kernel now %s%s\n", "ruleset generation", get(r, "generation_applied"),
 	       get(r, "generation_kernel"), in_sync ? "" : " (other tables changed since, or ours was restored)");
+	const char *sync = get(r, "in_sync"), *line;
+	size_t i = 0;
+	printf("%-22s %s\n", "rules in sync", strcmp(sync, "yes") == 0 ? "yes: the live table is the approved one" :
+	       strcmp(sync, "no") == 0 ? "NO: the live table differs from the running configuration" : sync);
+	while ((line = seg_kv_next(r, "diff", &i)))
+		printf("%-22s %s\n", "", line);
 	printf("%-22s %s reloads, %s failed; %s tamper events, %s restores\n", "changes", get(r, "reloads"),
 	       get(r, "reload_failures"), get(r, "tampers"), get(r, "restores"));
 	printf("%-22s %s emitted, %s open; %s packets in incidents, %s not sampled (%s sequence gaps, "
@@ -92,7 +98,7 @@ int cmd_status(struct segctl *s, int argc, char **argv)
 			segctl_print_kv_json(&resp, stdout);
 		else
 			print_status(&resp);
-		if (*get(&resp, "degraded"))
+		if (*get(&resp, "degraded") || strcmp(get(&resp, "in_sync"), "no") == 0)
 			r = SEGCTL_NOT_OK;
 	}
 	seg_kv_free(&resp);
