@@ -617,18 +617,15 @@ static int trace_flow(struct tracer *t, const struct seg_trace_spec *sp, const s
 	t->own_table = seg_trace_table(tr);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (!t->json)
-		fprintf(stderr, "tracing %s %s %s for %lu s (table inet %s added; removed on exit) ...\n",
-			a->src, a->dst, a->proto, a->seconds, t->own_table);
+	fprintf(stderr, "tracing %s %s %s for %lu s (table inet %s added; removed on exit) ...\n",
+		a->src, a->dst, a->proto, a->seconds, t->own_table);
 	r = run_loop(t, tr, a->seconds);
 	seg_trace_stop(tr);
 	if (r < 0) {
 		fprintf(stderr, "%s: trace: reading trace events: %s\n", t->s->prog, strerror(-r));
 		return SEGCTL_ERROR;
 	}
-	if (!t->json)
-		fprintf(stderr, "%lu packet%s traced; tracing table removed\n", t->printed,
-			t->printed == 1 ? "" : "s");
+	fprintf(stderr, "%lu packet%s traced; tracing table removed\n", t->printed, t->printed == 1 ? "" : "s");
 	return SEGCTL_OK;
 }
 
