@@ -386,7 +386,8 @@ static int list_numbers(const char *state_dir, uint32_t **ret, size_t *ret_n)
 		free(v);
 		return r;
 	}
-	qsort(v, n, sizeof(*v), cmp_u32);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_u32);
 	*ret = v;
 	*ret_n = n;
 	return 0;
