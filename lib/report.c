@@ -312,16 +312,14 @@ static bool conduit_installed(const struct seg_config *cfg, const struct seg_con
 
 static void fill_hits(struct seg_report *r, struct seg_report_conduit *rc, const struct seg_conduit *c)
 {
-	if (!r->counters)
-		return;
-	for (size_t i = 0; i < r->counters->n_conduits; i++)
+	rc->has_hits = !rc->installed;    /* not installed: zero is a fact, not a gap */
+	for (size_t i = 0; r->counters && i < r->counters->n_conduits; i++)
 		if (strcmp(r->counters->conduits[i].name, c->name) == 0) {
 			rc->has_hits = true;
 			rc->packets = r->counters->conduits[i].packets;
 			rc->bytes = r->counters->conduits[i].bytes;
 			return;
 		}
-	rc->has_hits = !rc->installed;    /* not installed: zero is a fact, not a gap */
 }
 
 static void fill_conduits(struct seg_report *r)
