@@ -43,6 +43,10 @@ if ! cc -O2 -o "$RUN_DIR/flood" "$TOOLS/flood.c"; then fail "flood.c compiles"; 
 heading "the flood: 2 senders x $PER_SENDER packets, $DISTINCT distinct flows each, one heavy flow"
 NS_A=$($INC frames "$RUN_DIR" "$RUN_DIR/a.frames" --letter M --fam 4 --proto udp --distinct "$DISTINCT" --heavy)
 NS_B=$($INC frames "$RUN_DIR" "$RUN_DIR/b.frames" --letter D --fam 6 --proto tcp --distinct "$DISTINCT")
+# the heavy flow's first packet ahead, so that it holds a slot of its own
+# (a flow that arrives once the table is full is folded, as it should be)
+ip netns exec "$NS_A" "$RUN_DIR/flood" eth0 "$RUN_DIR/a.frames" 1 >/dev/null
+sleep 1.5                 # NFLOG delivers a lone record within 1 s
 rss_before=$(awk '/VmHWM/ { print $2 }' "/proc/$SEGD_PID/status")
 t0=$(date +%s.%N)
 ip netns exec "$NS_A" "$RUN_DIR/flood" eth0 "$RUN_DIR/a.frames" "$PER_SENDER" >"$RUN_DIR/a.out" 2>&1 &
@@ -72,7 +76,7 @@ fi
 heavy=$(sed -n 's/.*frame 0 sent \([0-9]*\) times.*/\1/p' "$RUN_DIR/a.out")
 "$PY" - "$RUN_DIR/a.frames.json" "$heavy" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1])); d['heavy_sent'] = int(sys.argv[2])
+d = json.load(open(sys.argv[1])); d['heavy_sent'] = int(sys.argv[2]) + 1   # + the one ahead
 json.dump(d, open(sys.argv[1], 'w'))
 PY
 
