@@ -25,6 +25,10 @@
 struct ctx {
 	struct seg_diags *d;
 	struct seg_config *cfg;
+	const char *text;         /* what libconfig parsed, for the lines of array entries */
+	size_t len;
+	size_t *marks;            /* offset of line 1 + k * MARK_EVERY, built when first needed */
+	size_t n_marks;
 };
 
 #define ERR(c, line, ...) seg_diag((c)->d, SEG_SEV_ERROR, (line), __VA_ARGS__)
@@ -154,6 +158,169 @@ static size_t scan_text(struct ctx *c, const char *text, size_t len)
 	return s.fatal;
 }
 
+/* ---- the real line of an array entry ----
+ *
+ * libconfig 1.5 gives a scalar in an array the line of the token after it
+ * (the ',' or the closing ']'), so in a multi-line array the last entry
+ * points at the ']' line, and an entry followed by a ',' on the next line at
+ * that line. A setting's own line is that of its name. So the text is read
+ * again from the array's name: the first token of each entry is its line.
+ * Every entry's following token must be on the line libconfig reported, or
+ * libconfig's lines are kept. */
+
+#define MARK_EVERY 64
+
+struct lex {
+	const char *p, *end;
+	int line;
+};
+
+static void lex_skip(struct lex *x)
+{
+	while (x->p < x->end) {
+		char ch = *x->p;
+		if (ch == '\n') {
+			x->line++;
+			x->p++;
+		} else if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v') {
+			x->p++;
+		} else if (ch == '#' || (ch == '/' && x->p + 1 < x->end && x->p[1] == '/')) {
+			while (x->p < x->end && *x->p != '\n')
+				x->p++;
+		} else if (ch == '/' && x->p + 1 < x->end && x->p[1] == '*') {
+			for (x->p += 2; x->p < x->end && !(x->p[0] == '*' && x->p + 1 < x->end && x->p[1] == '/'); x->p++)
+				x->line += *x->p == '\n';
+			x->p = x->p + 2 < x->end ? x->p + 2 : x->end;
+		} else {
+			return;
+		}
+	}
+}
+
+static bool is_word_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_' || ch == '-' || ch == '*' || ch == '.' || ch == '+';
+}
+
+/* The next token: *start and its length; returns its first character, or 0
+ * at the end. A string literal is one token (its escapes skipped). */
+static char lex_next(struct lex *x, const char **start, size_t *len, int *line)
+{
+	lex_skip(x);
+	if (x->p >= x->end)
+		return 0;
+	*start = x->p;
+	*line = x->line;
+	if (*x->p == '"') {
+		for (x->p++; x->p < x->end && *x->p != '"'; x->p++) {
+			if (*x->p == '\\' && x->p + 1 < x->end)
+				x->p++;
+			x->line += *x->p == '\n';
+		}
+		x->p += x->p < x->end;
+	} else if (is_word_char(*x->p)) {
+		while (x->p < x->end && is_word_char(*x->p))
+			x->p++;
+	} else {
+		x->p++;
+	}
+	*len = (size_t)(x->p - *start);
+	return **start;
+}
+
+/* Positions x at the start of line 'line' (1-based); false past the end. */
+static bool seek_line(struct ctx *c, struct lex *x, int line)
+{
+	if (!c->marks) {
+		size_t cap = c->len / MARK_EVERY + 2, lines = 0;
+		if (!(c->marks = malloc(cap * sizeof(size_t))))
+			return false;
+		for (size_t i = 0; i <= c->len && c->n_marks < cap; i++)
+			if (i == 0 || c->text[i - 1] == '\n')
+				if (lines++ % MARK_EVERY == 0)
+					c->marks[c->n_marks++] = i;
+	}
+	size_t k = (size_t)(line - 1) / MARK_EVERY;
+	if (line < 1 || k >= c->n_marks)
+		return false;
+	*x = (struct lex){ .p = c->text + c->marks[k], .end = c->text + c->len, .line = (int)(k * MARK_EVERY) + 1 };
+	while (x->line < line && x->p < x->end)
+		x->line += *x->p++ == '\n';
+	return x->line == line;
+}
+
+static bool is_close(char t)
+{
+	return t == ']' || t == ')';
+}
+
+/* After the opening bracket: the first line of each of the n entries, each
+ * checked against libconfig's line: for a string, that of the token that
+ * follows it (adjacent strings are one value, so its parser looks ahead); for
+ * another scalar, its own. */
+static bool match_entries(struct lex *x, const config_setting_t *s, const int *reported, int n, int *lines)
+{
+	const char *tok;
+	size_t len;
+	int line;
+
+	for (int i = 0; i < n; i++) {
+		char t = lex_next(x, &tok, &len, &line);
+		if (t == 0 || t == ',' || is_close(t))
+			return false;
+		lines[i] = line;
+		for (int depth = 0; t && !(depth == 0 && (t == ',' || is_close(t)));) {
+			t = lex_next(x, &tok, &len, &line);
+			depth += (t == '[' || t == '(' || t == '{') - (depth > 0 && (is_close(t) || t == '}'));
+		}
+		bool str = config_setting_type(config_setting_get_elem(s, (unsigned)i)) == CONFIG_TYPE_STRING;
+		if (t == 0 || (str ? line : lines[i]) != reported[i] || (i < n - 1 && t != ','))
+			return false;
+	}
+	return true;
+}
+
+/* Finds "NAME =|: [|(" starting on the array's line and matches its entries. */
+static bool find_entry_lines(struct ctx *c, const config_setting_t *s, const int *reported, int n, int *lines)
+{
+	const char *name = config_setting_name(s), *tok;
+	size_t nlen = name ? strlen(name) : 0, len;
+	struct lex x;
+	int line;
+
+	if (!name || !c->text || !seek_line(c, &x, line_of(s)))
+		return false;
+	for (char t; (t = lex_next(&x, &tok, &len, &line)) && line == line_of(s);) {
+		if (t == '"' || len != nlen || strncmp(tok, name, nlen) != 0)
+			continue;
+		struct lex at = x;
+		t = lex_next(&at, &tok, &len, &line);
+		if ((t != '=' && t != ':') || !(t = lex_next(&at, &tok, &len, &line)) || (t != '[' && t != '('))
+			continue;
+		if (match_entries(&at, s, reported, n, lines))
+			return true;
+	}
+	return false;
+}
+
+/* lines[i] = the line of entry i of array s (n entries). */
+static void entry_lines(struct ctx *c, const config_setting_t *s, int n, int *lines)
+{
+	bool one_line = true;
+
+	for (int i = 0; i < n; i++) {
+		lines[i] = line_of(config_setting_get_elem(s, (unsigned)i));
+		one_line &= lines[i] == line_of(s);
+	}
+	if (one_line || n == 0)
+		return;   /* the name, each entry and the token after it share a line */
+	int *found = malloc((size_t)n * sizeof(int));
+	if (found && find_entry_lines(c, s, lines, n, found))
+		memcpy(lines, found, (size_t)n * sizeof(int));
+	free(found);
+}
+
 /* ---- typed access with diagnostics ---- */
 
 /* Levenshtein distance, for "did you mean" (short keys only). */
@@ -271,16 +438,22 @@ static bool utf8_valid(const unsigned char *p)
 	return true;
 }
 
-/* The string value of s, or NULL (reported) when it is not UTF-8. */
-static const char *get_text(struct ctx *c, const config_setting_t *s, const char *what, const char *key)
+/* The string value of s, or NULL (reported on 'line') when it is not UTF-8. */
+static const char *get_text_at(struct ctx *c, const config_setting_t *s, int line, const char *what,
+			       const char *key)
 {
 	const char *v = config_setting_get_string(s);
 
 	if (utf8_valid((const unsigned char *)v))
 		return v;
-	ERR(c, line_of(s), "%s: '%s' is not valid UTF-8 — save the file as UTF-8 (convert Shift_JIS or "
+	ERR(c, line, "%s: '%s' is not valid UTF-8 — save the file as UTF-8 (convert Shift_JIS or "
 	    "EUC-JP text, e.g. with iconv -f SHIFT_JIS -t UTF-8)", what, key);
 	return NULL;
+}
+
+static const char *get_text(struct ctx *c, const config_setting_t *s, const char *what, const char *key)
+{
+	return get_text_at(c, s, line_of(s), what, key);
 }
 
 /* Copies a string member; *out stays NULL when absent. Returns false on error. */
@@ -349,17 +522,24 @@ static long for_each_string(struct ctx *c, const config_setting_t *s, const char
 		ERR(c, line_of(s), "%s: '%s' has %d entries, more than the limit of %zu — split it", what, key, n, max);
 		return -1;
 	}
+	int *lines = malloc((size_t)n * sizeof(int));
+	if (!lines) {
+		c->d->oom = 1;
+		return -1;
+	}
+	entry_lines(c, s, n, lines);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			ERR(c, line_of(e), "%s: '%s' entry %d must be a string in double quotes, not %s — "
+			ERR(c, lines[i], "%s: '%s' entry %d must be a string in double quotes, not %s — "
 			    "write e.g. %s = [ \"...\" ];", what, key, i + 1, type_name(config_setting_type(e)), key);
 			continue;
 		}
-		const char *v = get_text(c, e, what, key);
+		const char *v = get_text_at(c, e, lines[i], what, key);
 		if (v)
-			fn(c, v, line_of(e), arg);
+			fn(c, v, lines[i], arg);
 	}
+	free(lines);
 	return n;
 }
 
@@ -889,6 +1069,8 @@ static int load_text(const char *text, size_t len, const char *name, int64_t tod
 		memcpy(owned + len, "\n", 2);
 		text = owned;
 	}
+	c.text = text;
+	c.len = owned ? len + 1 : len;
 	config_init(&lc);
 	if (!config_read_string(&lc, text)) {
 		ERR(&c, config_error_line(&lc), "syntax error: %s — check the line for a missing ';', "
@@ -901,6 +1083,7 @@ static int load_text(const char *text, size_t len, const char *name, int64_t tod
 	}
 	config_destroy(&lc);
 	free(owned);
+	free(c.marks);
 	if (d->n_errors > 0 || d->oom) {
 		seg_config_free(cfg);
 		return d->oom ? -ENOMEM : -EINVAL;

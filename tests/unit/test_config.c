@@ -505,6 +505,64 @@ START_TEST(test_table_names)
 }
 END_TEST
 
+/* Each entry of a multi-line array has the line it is written on, whatever
+ * follows it: libconfig alone gives a string the line of the next token. */
+START_TEST(test_entry_lines)
+{
+	static const char *const text[] = {
+		"version = 1;",                                                            /* 1 */
+		"zones = (",
+		"  { name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ];",
+		"    networks = [ /* first ] , \"x\" */",
+		"      \"10.20.0.0/24\" ,   # a comment with ] and , and \"10.99.0.0/24\"",   /* 5 */
+		"      \"10.21.\" \"0.0/24\"",                                              /* 6 */
+		"      ,",
+		"      \"fd00:20::/64\"",                                                   /* 8 */
+		"",
+		"    ]; },",
+		"  { name = \"cloud\"; kind = \"external\"; interfaces = [ \"eth0\" ]; }",
+		");",
+		"conduits = ( { name = \"c\"; kind = \"screen\"; from = \"lgwan\"; to = \"cloud\";",
+		"  sources = [ \"10.20.0.5\", \"10.21.0.7\",",                            /* 14 */
+		"    \"fd00:20::5\" ];",                                                    /* 15 */
+		"  destinations = [",
+		"    \"203.0.113.10\",",                                                   /* 17 */
+		"    \"2001:db8::10\"",                                                    /* 18 */
+		"  ];",
+		"  services = [ \"tcp/3389\" ]; approval = \"A-1\"; expires = \"2099-01-01\"; } );",
+	};
+	static const struct { const char *eol; } variants[] = { { "\n" }, { "\r\n" } };
+	for (int v = 0; v < N(variants); v++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		for (int i = 0; i < N(text); i++)
+			fprintf(f, "%s%s", text[i], variants[v].eol);
+		fclose(f);
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		int r = seg_config_load_string(buf, "lines.conf", today(), &cfg, &d);
+		char *all = dump(&d);
+		ck_assert_msg(r == 0, "variant %d:\n%s", v, all);
+		const struct seg_zone *z = &cfg->zones[0];
+		ck_assert_uint_eq(z->n_nets, 3);
+		assert_prefix(&z->nets[0], "10.20.0.0/24", 5);
+		assert_prefix(&z->nets[1], "10.21.0.0/24", 6);
+		assert_prefix(&z->nets[2], "fd00:20::/64", 8);
+		const struct seg_conduit *c = &cfg->conduits[0];
+		assert_prefix(&c->srcs[0], "10.20.0.5", 14);
+		assert_prefix(&c->srcs[1], "10.21.0.7", 14);
+		assert_prefix(&c->srcs[2], "fd00:20::5", 15);
+		assert_prefix(&c->dsts[0], "203.0.113.10", 17);
+		assert_prefix(&c->dsts[1], "2001:db8::10", 18);
+		free(all);
+		free(buf);
+		seg_diags_free(&d);
+		seg_config_free(cfg);
+	}
+}
+END_TEST
+
 /* ---- inputs made at test time ---- */
 
 static char tmpdir[64];
@@ -988,6 +1046,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_expiry_boundaries);
 	tcase_add_test(tc, test_expires_one_error);
 	tcase_add_test(tc, test_table_names);
+	tcase_add_test(tc, test_entry_lines);
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_diag_rendering);
 	suite_add_tcase(s, tc);
