@@ -26,7 +26,7 @@ static const struct segctl_cmd commands[] = {
 	{ "stats",   cmd_stats,   "", "packets and bytes per zone pair (drops by event) and per conduit, from the kernel's counters" },
 	{ "trace",   cmd_trace,   "SRC DST PROTO[/PORT] [--seconds N] [--count N]",
 	  "follow live packets of a flow through the kernel's rules: path, verdict, deciding conduit or rule" },
-	{ "report",  cmd_report,  "[--since T] [--until T] [--html FILE]",
+	{ "report",  cmd_report,  "[--since T] [--until T] [--html FILE] [--spool FILE] [--soon DAYS] [--no-kernel]",
 	  "self-inspection report for auditors (自己点検): sync, conduits, expiry, hits, incidents" },
 };
 
