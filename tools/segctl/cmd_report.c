@@ -285,8 +285,10 @@ static void text_expiry(FILE *f, const struct seg_report *r)
 static void text_incidents(FILE *f, const struct seg_report *r)
 {
 	heading(f, SEG_RS_INCIDENTS);
-	if (r->spool_err)
-		fprintf(f, "    spool %s: %s\n", r->spool ? r->spool : "?", strerror(-r->spool_err));
+	if (r->spool_err && !r->spool)
+		fputs("    no spool known (the configuration is invalid): give --spool FILE\n", f);
+	else if (r->spool_err)
+		fprintf(f, "    spool %s: %s\n", r->spool, strerror(-r->spool_err));
 	fprintf(f, "    %llu incidents, %llu packets (spool %s: %llu lines read, %llu unreadable)\n",
 		(unsigned long long)r->incidents, (unsigned long long)r->packets, r->spool ? r->spool : "-",
 		(unsigned long long)r->spool_lines, (unsigned long long)r->spool_bad);
@@ -308,6 +310,8 @@ static void text_incidents(FILE *f, const struct seg_report *r)
 		fputc('\n', f);
 	}
 	fputs("    per day:", f);
+	if (!r->incidents)
+		fputs(" none", f);
 	for (size_t d = 0, shown = 0; d < r->n_days; d++) {
 		uint64_t n = 0;
 		for (int e = 0; e < SEG_REPORT_EV_COUNT; e++)
