@@ -53,6 +53,8 @@ struct seg_nft_batch {
 	uint32_t *kmap;            /* kernel element -> plan element of its set */
 	size_t n_kmap, cap_kmap;
 	uint32_t seq0;
+	uint32_t flags_before;     /* of the first NEWTABLE: the table's flags as they are */
+	uint32_t flags_after;      /* of the table this batch creates */
 };
 
 static int grow(void **v, size_t *cap, size_t need, size_t size)
@@ -92,7 +94,8 @@ static uint32_t seq_of(const struct seg_nft_batch *b)
 
 /* ---- table and chains ---- */
 
-static int put_table(struct seg_nft_batch *b, const struct seg_plan *p, uint16_t type, enum op_kind kind)
+static int put_table(struct seg_nft_batch *b, const struct seg_plan *p, uint16_t type, enum op_kind kind,
+		     uint32_t flags)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	char *at = msg_begin(b, kind, 0, 0);
@@ -102,7 +105,7 @@ static int put_table(struct seg_nft_batch *b, const struct seg_plan *p, uint16_t
 		return -ENOMEM;
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, p->table);
-	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(at, type, NFPROTO_INET,
 						     type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0, seq_of(b));
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -622,12 +625,14 @@ static int put_marker(struct seg_nft_batch *b, enum op_kind kind)
 
 static int build_objects(struct seg_nft_batch *b, const struct seg_plan *p)
 {
-	int r = put_table(b, p, NFT_MSG_NEWTABLE, OP_TABLE);
+	/* the first NEWTABLE only makes sure the table exists for DELTABLE: it
+	 * repeats the flags the table has (an update that changes owner is refused) */
+	int r = put_table(b, p, NFT_MSG_NEWTABLE, OP_TABLE, b->flags_before);
 
 	if (r == 0)
-		r = put_table(b, p, NFT_MSG_DELTABLE, OP_DELTABLE);
+		r = put_table(b, p, NFT_MSG_DELTABLE, OP_DELTABLE, 0);
 	if (r == 0)
-		r = put_table(b, p, NFT_MSG_NEWTABLE, OP_TABLE);
+		r = put_table(b, p, NFT_MSG_NEWTABLE, OP_TABLE, b->flags_after);
 	for (uint32_t i = 0; i < p->n_chains && r == 0; i++)
 		r = put_chain(b, p, i);
 	for (uint32_t i = 0; i < p->n_sets && r == 0; i++) {
@@ -641,7 +646,8 @@ static int build_objects(struct seg_nft_batch *b, const struct seg_plan *p)
 	return r;
 }
 
-int seg_nft_batch_build(const struct seg_plan *plan, struct seg_nft_batch **ret)
+static int build_batch(const struct seg_plan *plan, uint32_t flags_before, uint32_t flags_after,
+		       struct seg_nft_batch **ret)
 {
 	struct seg_nft_batch *b = calloc(1, sizeof(*b));
 	int r;
@@ -649,6 +655,8 @@ int seg_nft_batch_build(const struct seg_plan *plan, struct seg_nft_batch **ret)
 	if (!b)
 		return -ENOMEM;
 	b->seq0 = (uint32_t)time(NULL);
+	b->flags_before = flags_before;
+	b->flags_after = flags_after;
 	r = put_marker(b, OP_BEGIN);
 	if (r == 0)
 		r = build_objects(b, plan);
@@ -664,6 +672,11 @@ int seg_nft_batch_build(const struct seg_plan *plan, struct seg_nft_batch **ret)
 	}
 	*ret = b;
 	return 0;
+}
+
+int seg_nft_batch_build(const struct seg_plan *plan, struct seg_nft_batch **ret)
+{
+	return build_batch(plan, 0, 0, ret);
 }
 
 void seg_nft_batch_free(struct seg_nft_batch *b)
@@ -779,10 +792,24 @@ void seg_nft_batch_describe(const struct seg_nft_batch *b, const struct seg_plan
 
 /* ---- talking to the kernel ---- */
 
+static void size_socket(struct mnl_socket *nl, size_t sndbuf)
+{
+	int fd = mnl_socket_get_fd(nl);
+
+	if (sndbuf > 0) {
+		int v = sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)sndbuf;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+		v = 4 << 20;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	}
+}
+
 static struct mnl_socket *open_socket(size_t sndbuf)
 {
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	int one = 1, fd;
+	int one = 1;
 
 	if (!nl)
 		return NULL;
@@ -792,18 +819,10 @@ static struct mnl_socket *open_socket(size_t sndbuf)
 		errno = e;
 		return NULL;
 	}
-	fd = mnl_socket_get_fd(nl);
 	/* failures here only cost detail (no ext-ack text) or size (EMSGSIZE, reported) */
 	(void)mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	(void)mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	if (sndbuf > 0) {
-		int v = sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)sndbuf;
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
-			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-		v = 4 << 20;
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	}
+	size_socket(nl, sndbuf);
 	return nl;
 }
 
@@ -935,23 +954,24 @@ static void fill_error(struct seg_nft_error *err, int e, const char *ext)
 	snprintf(err->ext, sizeof(err->ext), "%s", ext ? ext : "");
 }
 
-static int send_batch(struct seg_nft_batch *b, const struct seg_plan *p, struct seg_nft_stats *st,
-		      struct seg_nft_error *err)
+#ifndef NFT_TABLE_F_OWNER
+#define NFT_TABLE_F_OWNER 0x2
+#endif
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+
+static int send_on(struct mnl_socket *nl, struct seg_nft_batch *b, const struct seg_plan *p,
+		   struct seg_nft_stats *st, struct seg_nft_error *err)
 {
-	struct mnl_socket *nl = open_socket(b->len + 65536);
 	struct seg_nft_replies rp = { .last_seq = b->seq0 + (uint32_t)b->n_ops - 2 };
 	int r = 0;
 
-	if (!nl) {
-		fill_error(err, -errno, NULL);
-		snprintf(err->what, sizeof(err->what), "open a netfilter netlink socket");
-		return err->err;
-	}
+	size_socket(nl, b->len + 65536);
 	if (mnl_socket_sendto(nl, b->buf, b->len) < 0)
 		r = -errno;
 	else
 		r = read_replies(nl, &rp);
-	mnl_socket_close(nl);
 	if (r < 0) {
 		fill_error(err, r, NULL);
 		snprintf(err->what, sizeof(err->what), "send the transaction (%zu bytes, %zu messages)",
@@ -968,23 +988,66 @@ static int send_batch(struct seg_nft_batch *b, const struct seg_plan *p, struct 
 	return 0;
 }
 
-int seg_nft_apply(const struct seg_plan *plan, struct seg_nft_stats *stats, struct seg_nft_error *err)
+static int flags_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0)
+		*(uint32_t *)data = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+/* The flags the table has now (0 when it does not exist). */
+static int table_flags(struct mnl_socket *nl, const char *table, uint32_t *ret)
+{
+	size_t size = MNL_SOCKET_BUFFER_SIZE;
+	char *buf = malloc(size);
+	struct nftnl_table *t = nftnl_table_alloc();
+	uint32_t seq = (uint32_t)time(NULL) ^ 0x5e6d0000u, flags = 0;
+	int r = -ENOMEM;
+
+	if (buf && t) {
+		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		r = mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 1;
+		while (r == 1) {
+			ssize_t n = mnl_socket_recvfrom(nl, buf, size);
+			r = n < 0 ? -errno : mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), flags_cb, &flags);
+			if (r < 0)
+				r = errno == ENOENT ? 0 : -errno;
+		}
+	}
+	nftnl_table_free(t);
+	free(buf);
+	if (r == 0)
+		*ret = flags;
+	return r;
+}
+
+/* Installs plan through nl; the new table gets flags_after. */
+static int apply_on(struct mnl_socket *nl, uint32_t flags_after, const struct seg_plan *plan,
+		    struct seg_nft_stats *stats, struct seg_nft_error *err)
 {
 	struct seg_nft_batch *b = NULL;
 	struct seg_nft_stats st = { 0 };
+	uint32_t before = 0;
 	int r;
 
 	memset(err, 0, sizeof(*err));
 	(void)seg_nft_generation(&st.gen_before);
-	r = seg_nft_batch_build(plan, &b);
-	if (r < 0) {
+	if ((r = table_flags(nl, plan->table, &before)) < 0 ||
+	    (r = build_batch(plan, before, flags_after, &b)) < 0) {
 		fill_error(err, r, NULL);
 		snprintf(err->what, sizeof(err->what), "build the transaction");
 		return r;
 	}
 	st.batch_bytes = b->len;
 	st.messages = b->n_ops;
-	r = send_batch(b, plan, &st, err);
+	r = send_on(nl, b, plan, &st, err);
 	seg_nft_batch_free(b);
 	if (r == 0 && seg_nft_generation(&st.gen_after) == 0 && st.acks_lost && st.gen_after == st.gen_before) {
 		r = -ENOBUFS;
@@ -997,12 +1060,61 @@ int seg_nft_apply(const struct seg_plan *plan, struct seg_nft_stats *stats, stru
 	return r;
 }
 
-#ifndef NFT_TABLE_F_OWNER
-#define NFT_TABLE_F_OWNER 0x2
-#endif
-#ifndef NFT_TABLE_F_PERSIST
-#define NFT_TABLE_F_PERSIST 0x4
-#endif
+int seg_nft_apply(const struct seg_plan *plan, struct seg_nft_stats *stats, struct seg_nft_error *err)
+{
+	struct mnl_socket *nl = open_socket(0);
+
+	if (!nl) {
+		memset(err, 0, sizeof(*err));
+		fill_error(err, -errno, NULL);
+		snprintf(err->what, sizeof(err->what), "open a netfilter netlink socket");
+		return err->err;
+	}
+	int r = apply_on(nl, 0, plan, stats, err);
+	mnl_socket_close(nl);
+	return r;
+}
+
+struct seg_nft_conn {
+	struct mnl_socket *nl;
+	uint32_t flags;
+};
+
+int seg_nft_conn_open(bool own, struct seg_nft_conn **ret)
+{
+	struct seg_nft_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	if (!(c->nl = open_socket(0))) {
+		int r = -errno;
+		free(c);
+		return r;
+	}
+	/* never owner alone: the table would go with this socket (fail open) */
+	c->flags = own ? NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST : 0;
+	*ret = c;
+	return 0;
+}
+
+void seg_nft_conn_close(struct seg_nft_conn *c)
+{
+	if (!c)
+		return;
+	mnl_socket_close(c->nl);
+	free(c);
+}
+
+bool seg_nft_conn_owns(const struct seg_nft_conn *c)
+{
+	return c && c->flags != 0;
+}
+
+int seg_nft_conn_apply(struct seg_nft_conn *c, const struct seg_plan *plan, struct seg_nft_stats *stats,
+		       struct seg_nft_error *err)
+{
+	return apply_on(c->nl, c->flags, plan, stats, err);
+}
 
 /* A dry run: BEGIN and a NEWTABLE with owner|persist but no END, so the
  * kernel answers the NEWTABLE and then aborts the transaction. */
@@ -1015,7 +1127,7 @@ int seg_nft_probe_persist(void)
 	int r = put_marker(&b, OP_BEGIN);
 
 	if (r == 0)
-		r = put_table(&b, &p, NFT_MSG_NEWTABLE, OP_TABLE);
+		r = put_table(&b, &p, NFT_MSG_NEWTABLE, OP_TABLE, 0);
 	if (r == 0) {
 		struct nlmsghdr *nlh = (struct nlmsghdr *)(b.buf + b.ops[1].offset);
 		struct nftnl_table *t = nftnl_table_alloc();

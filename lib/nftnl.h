@@ -70,6 +70,20 @@ void seg_nft_replies_take(struct seg_nft_replies *rp, const void *buf, size_t le
  * otherwise, with err filled (the previous ruleset is then untouched). */
 int seg_nft_apply(const struct seg_plan *plan, struct seg_nft_stats *stats, struct seg_nft_error *err);
 
+/* A netlink socket kept open for a daemon's life. With own, the table is
+ * created with NFT_TABLE_F_OWNER|NFT_TABLE_F_PERSIST: while the socket is
+ * open no other process can change or delete it, and when the socket closes
+ * (exit, SIGKILL) the table stays, without an owner, for the next segd to
+ * take over. Never owner without persist: that table vanishes with its
+ * socket (fail open). Only ask for own where seg_nft_probe_persist() is 1. */
+struct seg_nft_conn;
+int seg_nft_conn_open(bool own, struct seg_nft_conn **ret);
+void seg_nft_conn_close(struct seg_nft_conn *c);
+bool seg_nft_conn_owns(const struct seg_nft_conn *c);
+/* seg_nft_apply through the connection. */
+int seg_nft_conn_apply(struct seg_nft_conn *c, const struct seg_plan *plan, struct seg_nft_stats *stats,
+		       struct seg_nft_error *err);
+
 /* The kernel's ruleset generation (NFT_MSG_GETGEN). */
 int seg_nft_generation(uint32_t *ret_gen);
 
