@@ -69,12 +69,22 @@ static void log_refusal(const struct segd_gen *g, const struct seg_nft_error *e,
 			file, e->n_failed);
 }
 
+/* The daemon's one connection: every transaction goes through it so that the
+ * table it owns stays changeable by segd alone. */
+static struct seg_nft_conn *daemon_conn;
+
+void segd_apply_use(struct seg_nft_conn *c)
+{
+	daemon_conn = c;
+}
+
 int segd_gen_apply(struct segd_gen *g, FILE *log)
 {
 	struct seg_nft_error e;
 	const struct seg_plan_counts *c = &g->plan->counts;
 	double t0 = now_ms();
-	int r = seg_nft_apply(g->plan, &g->stats, &e);
+	int r = daemon_conn ? seg_nft_conn_apply(daemon_conn, g->plan, &g->stats, &e)
+			    : seg_nft_apply(g->plan, &g->stats, &e);
 
 	g->apply_ms = now_ms() - t0;
 	if (r < 0) {
@@ -83,11 +93,12 @@ int segd_gen_apply(struct segd_gen *g, FILE *log)
 	}
 	fprintf(log, "segd: installed table inet '%s' from '%s': %zu sets (%zu elements), %zu chains, "
 		"%zu rules; conduits: %zu installed, %zu expired (not installed), %zu without effect; "
-		"one transaction of %zu bytes in %zu messages, %.1f ms, generation %u%s\n",
+		"one transaction of %zu bytes in %zu messages, %.1f ms, generation %u%s%s\n",
 		g->plan->table, g->cfg->file, c->sets, c->elems, c->chains, c->rules,
 		c->conduits_installed, c->conduits_expired, c->conduits_unreachable,
 		g->stats.batch_bytes, g->stats.messages, g->apply_ms, g->stats.gen_after,
-		g->stats.acks_lost ? " (acknowledgements lost; commit confirmed by the generation)" : "");
+		g->stats.acks_lost ? " (acknowledgements lost; commit confirmed by the generation)" : "",
+		seg_nft_conn_owns(daemon_conn) ? "; the table is owned by this segd (flags owner, persist)" : "");
 	return 0;
 }
 

@@ -29,6 +29,10 @@ void segd_gen_free(struct segd_gen *g);
  * kernel's refusal in plain words (the previous ruleset then stays). */
 int segd_gen_apply(struct segd_gen *g, FILE *log);
 
+/* From now on segd_gen_apply commits through c (the daemon's connection,
+ * which may own the table); NULL: a socket per transaction. */
+void segd_apply_use(struct seg_nft_conn *c);
+
 /* Load + apply; on success *cur is replaced (the old one freed), on any
  * failure *cur and the kernel's rules stay as they were. */
 int segd_reload(const char *path, FILE *log, struct segd_gen **cur);

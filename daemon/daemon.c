@@ -49,6 +49,7 @@ struct segd {
 	struct seg_nftmon *mon;
 	struct seg_ctlsrv *ctl;
 	struct segd_admin *admin;      /* revisions, confirm timer, isolation (admin.h) */
+	struct seg_nft_conn *nft;      /* every transaction of segd; may own the table */
 	int sigfd, tickfd, wdfd, incfd, lockfd;
 	bool stop;
 	char degraded[512];            /* "" when every part works */
@@ -427,6 +428,7 @@ static void status_kv(struct segd *d, struct seg_kvlist *r)
 	seg_kv_add(r, "config", d->path);
 	seg_kv_add(r, "sha256", d->hash);
 	seg_kv_add(r, "table", d->gen->plan->table);
+	seg_kv_add(r, "table_owner", seg_nft_conn_owns(d->nft) ? "yes" : "no");
 	seg_kv_addf(r, "applied", "%lld", (long long)d->applied);
 	seg_kv_addf(r, "started", "%lld", (long long)d->started);
 	seg_kv_addf(r, "generation_applied", "%u", d->gen->stats.gen_after);
@@ -632,11 +634,35 @@ static void make_parent_dir(const char *path)
 
 static const int handled_signals[] = { SIGHUP, SIGTERM, SIGINT };
 
+/* Where the kernel has NFT_TABLE_F_PERSIST (6.9+), segd owns its table: no
+ * other process can change it while segd runs, and it stays when segd
+ * exits. Elsewhere (or with SEGD_TABLE_OWNER=no) detection and restore are
+ * the defence. Owner without persist would fail open: never. */
+static int open_nft(struct segd *d)
+{
+	const char *env = getenv("SEGD_TABLE_OWNER");
+	bool want = !env || strcmp(env, "no") != 0;
+	int persist = want ? seg_nft_probe_persist() : 0;
+	int r = seg_nft_conn_open(persist == 1, &d->nft);
+
+	if (r < 0)
+		return r;
+	segd_apply_use(d->nft);
+	if (persist != 1)
+		seg_writer_log(d->w, 5, NULL, NULL, "table inet %s is not owned by segd (%s): changes by other "
+			       "processes are detected and undone", d->gen->plan->table,
+			       !want ? "SEGD_TABLE_OWNER=no" : persist == 0 ? "the kernel has no table persist "
+			       "flag; it needs Linux 6.9" : "the persist flag could not be probed");
+	return 0;
+}
+
 static int start_parts(struct segd *d)
 {
 	uint64_t wd_usec = 0, seed = 0;
 	int r;
 
+	if ((r = open_nft(d)) < 0)
+		return r;
 	if ((r = seg_loop_new(&d->loop)) < 0 || (d->sigfd = seg_signalfd_new(handled_signals, 3)) < 0 ||
 	    (d->tickfd = seg_timer_new(1000, 1)) < 0 || (d->incfd = seg_timer_new(3600 * 1000, 0)) < 0)
 		return r < 0 ? r : -errno;
@@ -685,6 +711,8 @@ static void shut_down(struct segd *d, bool ready)
 	seg_incidents_free(d->inc);
 	seg_writer_stop(d->w, 2000);
 	seg_loop_free(d->loop);
+	segd_apply_use(NULL);
+	seg_nft_conn_close(d->nft);   /* an owned table stays: it has persist */
 	for (int *fd = &d->sigfd; fd <= &d->lockfd; fd++)
 		if (*fd >= 0)
 			close(*fd);

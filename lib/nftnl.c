@@ -1978,7 +1978,9 @@ static void diff_vtables(const struct seg_plan *p, const struct vtable *want, co
 		say(d, "table inet '%s' missing", p->table);
 		return;
 	}
-	if (have->flags != want->flags) {
+	/* owner and persist say who may change the table (segd, where the kernel
+	 * has them), not what it does to packets */
+	if ((have->flags & ~(uint32_t)(NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)) != want->flags) {
 		d->table_changed = true;
 		say(d, "table inet '%s': flags 0x%x, the plan says 0x%x%s", p->table, have->flags, want->flags,
 		    have->flags & NFT_TABLE_F_DORMANT ? " (dormant: its chains see no packets)" : "");
