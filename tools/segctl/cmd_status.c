@@ -52,6 +52,9 @@ static void print_status(const struct seg_kvlist *r)
 	printf("%-22s inet %s: %s zones, %s conduits installed, %s expired, %s set elements\n", "table",
 	       get(r, "table"), get(r, "zones"), get(r, "conduits_installed"), get(r, "conduits_expired"),
 	       get(r, "elements"));
+	printf("%-22s %s\n", "table owner", strcmp(get(r, "table_owner"), "yes") == 0 ?
+	       "segd (flags owner, persist): no other process can change the table" :
+	       "none: changes by other processes are detected and undone");
 	print_time("applied", get(r, "applied"));
 	printf("%-22s applied %s, kernel now %s%s\n", "ruleset generation", get(r, "generation_applied"),
 	       get(r, "generation_kernel"), in_sync ? "" : " (other tables changed since, or ours was restored)");
