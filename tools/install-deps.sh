@@ -5,6 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libpcap-dev libconfig-dev
 libsystemd-dev check nftables iproute2 tcpdump clang libclang-rt-14-dev valgrind
 socat python3 iputils-ping ncat systemd jq procps util-linux man-db
+iperf3
 chromium fonts-noto-cjk"
 missing=""
 for p in $PKGS; do

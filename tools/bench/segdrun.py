@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""segdrun.py - one timed life of segd (tools/bench.sh).
+
+  segdrun.py NETNS SEGD CONFIG [--reapply K] [--settle S] [--cpu C]
+
+Starts `ip netns exec NETNS SEGD -c CONFIG` (pinned to CPU C) with
+NOTIFY_SOCKET pointing at a datagram socket of ours, and prints one JSON
+object:
+  installed_s   exec -> segd's "installed table" line on stderr
+  ready_s       exec -> READY=1 (the table is in the kernel before it)
+  apply_ms      the netlink transaction, as segd logs it
+  hwm_kb        VmHWM (peak RSS) after the first install
+  steady_kb     VmRSS S seconds after READY
+  reapply_s     per SIGHUP: signal -> READY=1 after RELOADING=1
+  reapply_ms    per SIGHUP: the transaction time segd logs
+  hwm_final_kb  VmHWM after the re-applies
+then stops segd with SIGTERM (its table stays: the caller removes it).
+"""
+import argparse
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+APPLY = re.compile(r'installed table .* ([0-9.]+) ms, generation')
+
+
+def vm(pid, key):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    return -1
+
+
+class Segd:
+    def __init__(self, a):
+        self.dir = tempfile.mkdtemp(prefix='segd-bench-notify.')
+        self.sock_path = os.path.join(self.dir, 'notify')
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.sock_path)
+        env = dict(os.environ, NOTIFY_SOCKET=self.sock_path)
+        cmd = ['ip', 'netns', 'exec', a.netns, a.segd, '-c', a.config]
+        if a.cpu is not None:
+            cmd = ['taskset', '-c', str(a.cpu)] + cmd
+        self.t0 = time.monotonic()
+        self.p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ, 'notify')
+        self.sel.register(self.p.stderr, selectors.EVENT_READ, 'log')
+        self.buf = b''
+        self.log = []
+
+    def wait_for(self, want, timeout=60):
+        """Waits for a notify message (READY=1) or a log pattern; returns (time, match)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for key, _ in self.sel.select(timeout=0.5):
+                t = time.monotonic()
+                if key.data == 'notify':
+                    msg = self.sock.recv(4096).decode(errors='replace')
+                    if want == 'READY' and 'READY=1' in msg.split('\n'):
+                        return t, msg
+                else:
+                    chunk = os.read(self.p.stderr.fileno(), 65536)
+                    if not chunk:
+                        self.sel.unregister(self.p.stderr)
+                        continue
+                    self.buf += chunk
+                    *lines, self.buf = self.buf.split(b'\n')
+                    for line in lines:
+                        s = line.decode(errors='replace')
+                        self.log.append(s)
+                        m = APPLY.search(s)
+                        if want == 'APPLY' and m:
+                            return t, float(m.group(1))
+            if self.p.poll() is not None and want == 'READY':
+                break
+        sys.exit('segdrun: segd did not reach %s; its log:\n  %s' % (want, '\n  '.join(self.log[-10:])))
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+        os.unlink(self.sock_path)
+        os.rmdir(self.dir)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('netns')
+    p.add_argument('segd')
+    p.add_argument('config')
+    p.add_argument('--reapply', type=int, default=0)
+    p.add_argument('--settle', type=float, default=1.0)
+    p.add_argument('--cpu', type=int)
+    a = p.parse_args()
+    s = Segd(a)
+    try:
+        r = {}
+        t_inst, r['apply_ms'] = s.wait_for('APPLY')
+        t_ready, _ = s.wait_for('READY')
+        r['installed_s'] = t_inst - s.t0
+        r['ready_s'] = t_ready - s.t0
+        r['hwm_kb'] = vm(s.p.pid, 'VmHWM')
+        time.sleep(a.settle)
+        r['steady_kb'] = vm(s.p.pid, 'VmRSS')
+        r['reapply_s'], r['reapply_ms'] = [], []
+        for _ in range(a.reapply):
+            t = time.monotonic()
+            s.p.send_signal(signal.SIGHUP)
+            _, ms = s.wait_for('APPLY')
+            t_r, _ = s.wait_for('READY')
+            r['reapply_s'].append(t_r - t)
+            r['reapply_ms'].append(ms)
+        r['hwm_final_kb'] = vm(s.p.pid, 'VmHWM')
+        r['pid'] = s.p.pid
+    finally:
+        s.stop()
+    print(json.dumps(r))
+
+
+if __name__ == '__main__':
+    main()
