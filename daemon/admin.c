@@ -85,10 +85,24 @@ static size_t mark_isolated(const struct segd_admin *a, struct seg_config *cfg)
 	return n;
 }
 
+/* At start: the zones still isolated, in the journal (a restart must not
+ * hide an emergency measure from whoever reads the log). */
+static void log_isolated(struct segd_admin *a, const struct seg_config *cfg)
+{
+	for (size_t i = 0; i < a->iso.n; i++) {
+		const struct seg_isolation *z = &a->iso.v[i];
+		bool known = seg_zone_find(cfg, z->zone) >= 0;
+		seg_writer_log(a->w, known ? 2 : 4, "isolated", NULL, "zone '%s' is isolated (by uid %" PRIu32
+			       ", reason '%s')%s", z->zone, z->uid, z->reason, known ? "" :
+			       "; the configuration has no such zone: it applies again if the zone comes back");
+	}
+}
+
 int segd_admin_isolate_gen(struct segd_admin *a, struct segd_gen *g)
 {
 	struct seg_plan *plan = NULL;
 
+	log_isolated(a, g->cfg);
 	if (mark_isolated(a, g->cfg) == 0)
 		return 0;
 	int r = seg_plan_compile(g->cfg, &g->map, &plan);
