@@ -626,8 +626,12 @@ static void read_revisions(struct segd_admin *a)
 	struct seg_revision *v = NULL;
 	size_t n = 0;
 
-	if (seg_rev_list(a->state_dir, &v, &n) < 0 || n == 0)
+	if (seg_rev_list(a->state_dir, &v, &n) < 0)
 		return;
+	if (n == 0) {
+		seg_rev_list_free(v, n);
+		return;
+	}
 	a->running = v[n - 1].number;
 	memcpy(a->running_sha, v[n - 1].sha256, SEG_SHA256_HEX);
 	for (size_t i = n; i-- > 0;)
