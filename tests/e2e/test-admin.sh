@@ -132,6 +132,9 @@ check "diff running FILE: changed fields old -> new" sh -c "'$SEGCTL' -c '$SEGD_
 check "diff --json lists the fields" sh -c "'$SEGCTL' -c '$SEGD_CONF' --json diff running '$RUN_DIR/edited.conf' | \
 	jq -e '.changes[] | select(.name == \"$ADDED\") | .fields[] | select(.field == \"services\" and .new == \"tcp/25, tcp/587\")'"
 
+ctl revisions | sed 's/^/     /'
+printf '%s\n' "$d" | sed 's/^/     /'
+
 heading "rollback"
 check "segctl rollback 1" ctl rollback 1
 check "revision 5 is a rollback to 1, uid 0" test "$(rev_field 5 how)/$(rev_field 5 source)/$(rev_field 5 uid)" = "rollback/1/0"
@@ -156,6 +159,9 @@ reload_segd >/dev/null; sleep 0.3
 blocked "after SIGHUP: still isolated" "$NS_IN" "$MAIL4" 25
 stop_segd
 check "matrix without segd reads the state directory" sh -c "'$SEGCTL' -c '$SEGD_CONF' matrix | grep -q isolated"
+check "revisions without segd: read from the state directory, newest marked" \
+	test "$(ctl --json revisions | jq -r '[.daemon, .running, (.revisions | length)] | join("/")')" = "false/6/6"
+check "diff without segd" sh -c "'$SEGCTL' -c '$SEGD_CONF' diff 5 6 | grep -q \"conduit '$ADDED' added\""
 start_segd "$SEGD_CONF" >/dev/null
 blocked "after a restart: still isolated" "$NS_IN" "$MAIL4" 25
 check "segctl release lgwan" ctl release lgwan
