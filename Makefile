@@ -1,7 +1,9 @@
 # segd - one non-recursive Makefile. Objects and binaries go under build/.
 #
 #   make            build/segd, build/segctl
-#   make check      unit tests (plain, ASan+UBSan), end-to-end tests in netns
+#   make check      unit tests (plain, ASan+UBSan, valgrind), end-to-end tests in netns
+#                   (plain, and a subset with ASan+UBSan segd/segctl)
+#   make fuzz       each libFuzzer target FUZZ_SECONDS (60); make fuzz-ci in CI
 #   make demo       the lab of namespaces, live
 #   make asan       sanitizer build of the unit tests (also run by make check)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -135,27 +137,40 @@ e2e: all
 	tests/e2e/run-all.sh
 
 # The end-to-end suites again with segd and segctl built with ASan+UBSan.
-# Every sanitizer report goes to a file under build/asan/e2e-logs: any file
-# there fails the run, whether or not the suite noticed the process die.
-# The subset (docs/reliability.md says why and what it costs) drives the
-# daemon's loop, apply, reload, NFLOG and control paths; ASAN_E2E_SUITES=...
-# to choose others.
-ASAN_E2E_SUITES ?= enforce rules-compare reapply apply-failure daemon incidents control
+# The suites run wrappers that keep a copy of each process's stderr under
+# build/asan/e2e-logs (gcc's UBSan ignores log_path, and a suite may not
+# notice a helper die): any sanitizer report there fails the run, whether or
+# not the suite failed. The subset (docs/reliability.md says why and what it
+# costs) drives the daemon's loop, apply, reload, tamper restore, NFLOG,
+# incidents and control paths; ASAN_E2E_SUITES=... to choose others.
+ASAN_E2E_SUITES ?= enforce rules-compare reapply apply-failure daemon incidents control floor
 ASAN_E2E_LOGS   := $(CURDIR)/$(B)/asan/e2e-logs
-asan-e2e: all $(B)/asan/segd $(B)/asan/segctl
+SAN_REPORT      := runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|SUMMARY: [A-Za-z]*Sanitizer
+
+# exec keeps the pid (tests signal segd by it); tee keeps the stream as well
+$(B)/asan/e2e-%: $(B)/asan/%
+	printf '#!/bin/bash\nexec %s "$$@" 2> >(tee -a "$${SEG_SAN_LOGS:-/tmp}/$*.$$$$.stderr" >&2)\n' \
+	  '$(CURDIR)/$<' >$@ && chmod 0755 $@
+
+asan-e2e: all $(B)/asan/e2e-segd $(B)/asan/e2e-segctl
 	@rm -rf $(ASAN_E2E_LOGS) && mkdir -p $(ASAN_E2E_LOGS)
 	@fail=0; for s in $(ASAN_E2E_SUITES); do \
-	  E2E_SEGD=$(CURDIR)/$(B)/asan/segd E2E_SEGCTL=$(CURDIR)/$(B)/asan/segctl \
+	  SEG_SAN_LOGS=$(ASAN_E2E_LOGS) \
+	  E2E_SEGD=$(CURDIR)/$(B)/asan/e2e-segd E2E_SEGCTL=$(CURDIR)/$(B)/asan/e2e-segctl \
 	  ASAN_OPTIONS=$(ASAN_OPTS):log_path=$(ASAN_E2E_LOGS)/asan \
-	  LSAN_OPTIONS=$(LSAN_OPTS) UBSAN_OPTIONS=$(UBSAN_OPTS):log_path=$(ASAN_E2E_LOGS)/ubsan \
+	  LSAN_OPTIONS=$(LSAN_OPTS) UBSAN_OPTIONS=$(UBSAN_OPTS) \
 	  tests/e2e/run-all.sh test-$$s || fail=1; \
 	done; \
-	if [ -n "$$(ls -A $(ASAN_E2E_LOGS))" ]; then \
-	  echo "asan-e2e: sanitizer reports:"; head -n 40 $(ASAN_E2E_LOGS)/*; fail=1; \
+	reports=$$(grep -l -E '$(SAN_REPORT)' $(ASAN_E2E_LOGS)/* 2>/dev/null); \
+	if [ -n "$$reports" ]; then \
+	  echo "asan-e2e: sanitizer reports in: $$reports"; grep -h -A12 -E '$(SAN_REPORT)' $$reports | head -n 60; fail=1; \
 	fi; \
 	[ $$fail = 0 ] && echo "asan-e2e: no sanitizer report, every suite passed"; exit $$fail
 
-check: all unit asan-unit e2e
+# Unit tests plain, under ASan+UBSan and under valgrind; the end-to-end
+# suites, then a subset again with the sanitizer builds. Fuzzing (make
+# fuzz-ci, 4 x 60 s) runs from .ci/run after this, not in here.
+check: all unit asan-unit valgrind e2e asan-e2e
 	@echo "make check: all suites passed"
 
 demo: all
