@@ -12,6 +12,7 @@
 #
 #   BENCH_RUNS=N       runs per figure (>= 3 for the table of record)
 #   BENCH_SECONDS=S    duration of one forwarding measurement (default 2)
+#   BENCH_FWD_RUNS=N   forwarding rounds (default max(RUNS, 5): pps is noisy on 2 CPUs)
 #   BENCH_SIZES="..."  install sizes (default "100 1000 10000 100000")
 #   BENCH_KEEP=1       keep the run directory (configs, logs, rows.tsv)
 #   BENCH_FLOOD=N      packets of one flood (default 250000)
@@ -32,6 +33,7 @@ journal_reexec bash "$0" "$@"
 
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-2}
+FWD_RUNS=${BENCH_FWD_RUNS:-$((RUNS > 5 ? RUNS : 5))}
 SIZES=${BENCH_SIZES:-"100 1000 10000 100000"}
 P="sb$$-"
 RUN=$(mktemp -d /tmp/segd-bench.XXXXXX)
@@ -209,26 +211,18 @@ tcp_gbps() {
 		"$PY" -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
 }
 
-# variant NAME: install the ruleset, measure UDP and TCP RUNS times each.
-declare -A UDP TCP
-# The floor of any stateful ruleset: connection tracking and one rule, nothing else.
-CTONLY="table inet $LINEAR {
-	chain forward { type filter hook forward priority filter; policy accept; ct state established,related accept; }
-}"
-bench_variant() {
-	local v=$1 kind=${1%%:*} cfg=${1#*:} i u=() t=()
+# measure_variant NAME: install the ruleset, one UDP and one TCP measurement, remove it.
+measure_variant() {
+	local v=$1 kind=${1%%:*} cfg=${1#*:} u t
 	case $kind in
 	segd) segd_bg "$RUN/$cfg.conf" "$RUN/fw-$cfg.log" ;;
 	linear) nsx gw nft -f "$RUN/$cfg.linear.nft" || die "nft -f $cfg.linear.nft" ;;
 	ctonly) nsx gw nft -f - <<<"$CTONLY" || die "nft -f ct-only" ;;
 	esac
 	nsx src taskset -c 0 "$BIN/udpsend" 10.12.255.1 9000 -t 0.3 >/dev/null   # neighbours, conntrack
-	for ((i = 0; i < RUNS; i++)); do
-		u+=("$(udp_pps)")
-		t+=("$(tcp_gbps)")
-	done
-	UDP[$v]="${u[*]}" TCP[$v]="${t[*]}"
-	say "forwarding $v: udp pps ${u[*]}; tcp Gbit/s ${t[*]}"
+	u=$(udp_pps)
+	t=$(tcp_gbps)
+	UDP[$v]="${UDP[$v]:-} $u" TCP[$v]="${TCP[$v]:-} $t"
 	case $kind in
 	segd) segd_stop ;;
 	linear | ctonly) nsx gw nft delete table inet $LINEAR ;;
@@ -237,9 +231,13 @@ bench_variant() {
 
 bench_forwarding() {
 	local v n label
-	say "forwarding: UDP 64-byte pps and TCP Gbit/s, ${SECS} s per measurement, $RUNS runs"
-	for v in none ctonly:- segd:e10 segd:e10000 segd:e100000 segd:r10000 linear:e10 linear:e10000 linear:e100000; do
-		bench_variant "$v"
+	local r variants="none ctonly:- segd:e10 segd:e10000 segd:e100000 segd:r10000 linear:e10 linear:e10000 linear:e100000"
+	say "forwarding: UDP 64-byte pps and TCP Gbit/s, ${SECS} s per measurement, $FWD_RUNS rounds over every ruleset"
+	# Rounds, not one ruleset after the other: a slow moment of the machine
+	# then touches every ruleset alike instead of one of them.
+	for ((r = 0; r < FWD_RUNS; r++)); do
+		for v in $variants; do measure_variant "$v"; done
+		say "  round $r: udp pps $(for v in $variants; do printf '%s=%s ' "$v" "${UDP[$v]##* }"; done)"
 	done
 	row "forward UDP 64B: conntrack + 1 rule (any stateful ruleset)" pps "${UDP[ctonly:-]}" "no ruleset" "${UDP[none]}" ""
 	row "forward TCP: conntrack + 1 rule (any stateful ruleset)" Gbit/s "${TCP[ctonly:-]}" "no ruleset" "${TCP[none]}" ""
