@@ -30,6 +30,7 @@ struct seg_ctlsrv {
 	int fd;
 	gid_t gid;
 	bool has_gid;
+	bool bound;              /* the path is ours to unlink */
 	char *path;
 	seg_ctl_handler fn;
 	void *ctx;
@@ -237,6 +238,7 @@ static int bind_socket(struct seg_ctlsrv *s)
 	mode_t old = umask(0117);
 	int r = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
+	s->bound = r == 0;
 	if (r < 0 || listen(s->fd, MAX_CLIENTS) < 0)
 		return -errno;
 	if (s->has_gid && chown(s->path, 0, s->gid) < 0 && chown(s->path, (uid_t)-1, s->gid) < 0)
@@ -286,7 +288,8 @@ void seg_ctlsrv_close(struct seg_ctlsrv *s)
 	if (s->fd >= 0) {
 		seg_loop_del(s->loop, s->fd);
 		close(s->fd);
-		unlink(s->path);
+		if (s->bound)
+			unlink(s->path);
 	}
 	free(s->path);
 	free(s);

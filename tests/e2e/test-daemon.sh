@@ -137,6 +137,14 @@ check "... and answers on its own control socket" wait_until 5 "$SEGCTL" -c "$ot
 check "the first segd saw no tamper" test "$(segctl_status tampers)" = 0
 kill "$pid2"; wait "$pid2"
 check "... and stops with status 0" test "$?" = 0
+sed -E "s|$other/control.sock|$RUN_DIR/control.sock|" "$other/segd.conf" >"$other/same-socket.conf"
+ip netns exec "$LAB_GW" env -u NOTIFY_SOCKET "$SEGD" -c "$other/same-socket.conf" >"$other/log3" 2>&1 &
+pid3=$!
+wait_until 10 grep -q "control socket" "$other/log3"
+check "a segd of another table does not take over the first one's control socket" \
+	grep -q "cannot open the control socket .*in use" "$other/log3"
+check "... which still answers the first segd" test "$(segctl_status pid)" = "$SEGD_PID"
+kill "$pid3"; wait "$pid3"
 
 heading "stop"
 mark=$(notify_mark)
