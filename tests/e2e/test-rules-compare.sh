@@ -102,7 +102,10 @@ EOF
 }
 
 table_of() { sed 's/#.*//' "$1" | grep -o '\btable *= *"[^"]*"' | head -1 | cut -d'"' -f2; }
-normalise() { sed -E 's/ # handle [0-9]+//'; }
+# Handles are the kernel's numbering; table ownership (flags owner,persist,
+# which nft 1.0.6 prints as "flags " followed by a blank line, and the
+# "# progname" comment) says who holds the table, not what it enforces.
+normalise() { sed -E -e 's/ # handle [0-9]+//' -e 's/ # progname .*$//' -e '/^\tflags ( |owner|persist|,)*$/{N;d}'; }
 
 # Runs segd on CONF in namespace NS until the table is there, then stops it.
 segd_apply() {
