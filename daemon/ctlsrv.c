@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@ static const char denied[] = "status=error\nerror=" DENIED_TEXT "\ncode=2\n";
 struct client {
 	int fd;
 	time_t since;
+	uint64_t nth;                  /* accept order: seconds are too coarse to find the oldest */
+	pid_t pid;                     /* the peer process (SO_PEERCRED at accept) */
 };
 
 struct seg_ctlsrv {
@@ -36,6 +39,7 @@ struct seg_ctlsrv {
 	void *ctx;
 	struct client c[MAX_CLIENTS];
 	struct client denied[MAX_DENIED];
+	uint64_t accepted;
 };
 
 void seg_ctl_ok(struct seg_kvlist *resp)
@@ -138,11 +142,9 @@ static void serve(struct seg_ctlsrv *s, int fd, struct seg_kvlist *resp)
 	free(buf);
 }
 
-static void on_client(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
+static void answer(struct seg_ctlsrv *s, int fd, uint32_t events)
 {
-	struct seg_ctlsrv *s = ctx;
 	struct seg_kvlist resp;
-	(void)loop;
 
 	seg_kv_init(&resp);
 	if (events & EPOLLIN)
@@ -150,6 +152,14 @@ static void on_client(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
 	if (resp.n)
 		reply(fd, &resp);
 	seg_kv_free(&resp);
+}
+
+static void on_client(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct seg_ctlsrv *s = ctx;
+	(void)loop;
+
+	answer(s, fd, events);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (s->c[i].fd == fd)
 			client_close(s, &s->c[i]);
@@ -173,7 +183,32 @@ static void refuse(struct seg_ctlsrv *s, int cfd)
 	}
 	if (oldest->fd != -1)
 		close(oldest->fd);
-	*oldest = (struct client){ cfd, time(NULL) };
+	*oldest = (struct client){ cfd, time(NULL), 0, 0 };
+}
+
+/* A free slot, or the one to give up. A served client is closed at once, so
+ * a full table holds only clients that connected and sent nothing yet: the
+ * oldest of the process that holds the most slots gives way. Without that,
+ * MAX_CLIENTS idle connections shut every other client out for CLIENT_TIMEOUT
+ * seconds, over and over; and a process that floods connections only ever
+ * displaces its own. */
+static struct client *free_or_victim(struct seg_ctlsrv *s)
+{
+	struct client *v = NULL;
+	int v_held = 0;
+
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		int held = 0;
+		if (s->c[i].fd == -1)
+			return &s->c[i];
+		for (int j = 0; j < MAX_CLIENTS; j++)
+			held += s->c[j].pid == s->c[i].pid;
+		if (held > v_held || (held == v_held && s->c[i].nth < v->nth)) {
+			v = &s->c[i];
+			v_held = held;
+		}
+	}
+	return v;
 }
 
 static void on_accept(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
@@ -189,17 +224,25 @@ static void on_accept(struct seg_loop *loop, int fd, uint32_t events, void *ctx)
 		refuse(s, cfd);
 		return;
 	}
-	for (int i = 0; i < MAX_CLIENTS; i++) {
-		if (s->c[i].fd != -1)
-			continue;
-		if (seg_loop_add(loop, cfd, EPOLLIN | EPOLLRDHUP, on_client, s) < 0)
-			break;
-		s->c[i] = (struct client){ cfd, time(NULL) };
+	/* a request already there (segctl sends right after connect) is answered
+	 * now, without a slot that a flood of connections could take from it */
+	char peek;
+	if (recv(cfd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+		answer(s, cfd, EPOLLIN);
+		close(cfd);
 		return;
 	}
-	static const char busy[] = "status=error\nerror=too many control clients, try again\ncode=2\n";
-	send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(cfd);
+	struct client *slot = free_or_victim(s);
+	if (slot->fd != -1) {
+		static const char busy[] = "status=error\nerror=too many control clients, try again\ncode=2\n";
+		send(slot->fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		client_close(s, slot);
+	}
+	if (seg_loop_add(loop, cfd, EPOLLIN | EPOLLRDHUP, on_client, s) < 0) {
+		close(cfd);
+		return;
+	}
+	*slot = (struct client){ cfd, time(NULL), ++s->accepted, cred.pid };
 }
 
 void seg_ctlsrv_sweep(struct seg_ctlsrv *s)
