@@ -8,6 +8,9 @@
   faults.py flows RUNDIR SEGCTL CONFIG
         one line of JSON: a forbidden UDP flow and an allowed TCP flow of
         the lab (flows.py's choice, `segctl explain` as the judge)
+  faults.py forbidden RUNDIR SEGCTL CONFIG COUNT
+        sends COUNT datagrams of the forbidden UDP flow (1 ms apart) with a
+        socket listening where they would arrive; prints "sent N passed M"
   faults.py stream RUNDIR SEGCTL CONFIG STATE
         a TCP stream through an allowed conduit (bulk, as fast as it goes)
         and a forbidden UDP sender (a datagram every 1 ms) whose packets are
@@ -191,6 +194,30 @@ def cmd_stream(rundir, segctl, config, path):
     st.dump()
 
 
+def cmd_forbidden(rundir, segctl, config, count):
+    f = pick_flows(rundir, segctl, config)['forbidden']
+    if not f:
+        sys.exit('faults.py forbidden: no forbidden UDP flow in %s' % config)
+    rx = sock_in(f['dst_ns'], f['fam'], socket.SOCK_DGRAM)
+    rx.bind((f['dst'], f['port']))
+    rx.setblocking(False)
+    tx = sock_in(f['src_ns'], f['fam'], socket.SOCK_DGRAM)
+    tx.bind((f['src'], 0))
+    sent = passed = 0
+    for _ in range(count):
+        tx.sendto(b'forbidden', (f['dst'], f['port']))
+        sent += 1
+        time.sleep(0.001)
+    time.sleep(0.2)
+    while True:
+        try:
+            rx.recv(64)
+            passed += 1
+        except BlockingIOError:
+            break
+    print('sent %d passed %d (%s)' % (sent, passed, f['what']))
+
+
 def percentile(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p * len(xs)))] if xs else float('nan')
@@ -294,6 +321,8 @@ def main():
     if cmd == 'flows':
         print(json.dumps(pick_flows(*args[:3])))
         return 0
+    if cmd == 'forbidden':
+        return cmd_forbidden(args[0], args[1], args[2], int(args[3]))
     if cmd == 'stream':
         return cmd_stream(*args[:4])
     if cmd == 'abuse':
