@@ -12,6 +12,7 @@
 #include <string.h>
 #include "addr.h"
 #include "config.h"
+#include "zonemap.h"
 
 #define SOON_DAYS 30
 
@@ -110,6 +111,89 @@ static void check_interfaces(const struct seg_config *cfg, struct seg_diags *d)
 	}
 }
 
+/* ---- overlaps among prefixes, in O(n log n) ----
+ *
+ * Prefixes either nest or are disjoint. Sorted by (family, address, length,
+ * order of listing), every prefix comes after the prefixes that contain it,
+ * so a sweep with a stack of open prefixes sees, for each prefix, all that
+ * contain it (the stack) and, when it is closed, all that it contains. For
+ * each prefix the sweep finds the first-listed prefix that overlaps it and is
+ * listed before it: what comparing every pair found, a file may hold 200,000
+ * sources in one conduit. */
+
+struct item {
+	const struct seg_prefix *p;
+	size_t order;             /* position in the listing */
+};
+
+struct open_item {
+	size_t order;
+	const struct seg_prefix *p;
+	size_t min_outer;         /* first-listed among this one and those containing it */
+	size_t min_inner;         /* first-listed among those it contains (so far) */
+};
+
+static int by_prefix(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	int c;
+
+	if (a->p->family != b->p->family)
+		return a->p->family < b->p->family ? -1 : 1;
+	if ((c = memcmp(a->p->addr, b->p->addr, 16)) != 0)
+		return c;
+	if (a->p->len != b->p->len)
+		return a->p->len < b->p->len ? -1 : 1;
+	return (a->order > b->order) - (a->order < b->order);
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Closes the innermost open prefix: what it contains is known now. */
+static void close_item(struct open_item *stack, size_t *depth, size_t *first)
+{
+	struct open_item *top = &stack[--*depth];
+
+	if (top->min_inner < top->order)
+		first[top->order] = min_size(first[top->order], top->min_inner);
+	if (*depth > 0)
+		stack[*depth - 1].min_inner = min_size(stack[*depth - 1].min_inner,
+						       min_size(top->min_inner, top->order));
+}
+
+/* first[order] = the order of the first-listed earlier prefix that overlaps
+ * it, or SIZE_MAX. Sorts v. Returns NULL when out of memory. */
+static size_t *find_earlier_overlaps(struct item *v, size_t n)
+{
+	size_t *first = malloc((n ? n : 1) * sizeof(*first));
+	struct open_item *stack = malloc((n ? n : 1) * sizeof(*stack));
+	size_t depth = 0;
+
+	if (!first || !stack) {
+		free(first);
+		free(stack);
+		return NULL;
+	}
+	qsort(v, n, sizeof(*v), by_prefix);
+	for (size_t i = 0; i < n; i++)
+		first[i] = SIZE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		while (depth > 0 && !seg_prefix_contains(stack[depth - 1].p, v[i].p))
+			close_item(stack, &depth, first);
+		size_t outer = depth > 0 ? stack[depth - 1].min_outer : SIZE_MAX;
+		if (outer < v[i].order)
+			first[v[i].order] = outer;
+		stack[depth++] = (struct open_item){ v[i].order, v[i].p, min_size(outer, v[i].order), SIZE_MAX };
+	}
+	while (depth > 0)
+		close_item(stack, &depth, first);
+	free(stack);
+	return first;
+}
+
 /* ---- networks ---- */
 
 static bool is_catchall_net(const struct seg_zone *z, const struct seg_prefix *p)
@@ -117,41 +201,177 @@ static bool is_catchall_net(const struct seg_zone *z, const struct seg_prefix *p
 	return z->kind == SEG_ZONE_EXTERNAL && p->len == 0;
 }
 
-static void check_zone_networks(const struct seg_config *cfg, struct seg_diags *d)
+static void report_net_overlap(const struct seg_zone *z, const struct seg_prefix *p,
+			       const struct seg_zone *y, const struct seg_prefix *q, struct seg_diags *d)
 {
 	char a[64], b[64];
 
-	for (size_t i = 0; i < cfg->n_zones; i++) {
-		const struct seg_zone *z = &cfg->zones[i];
-		for (size_t k = 0; k < z->n_nets; k++) {
+	seg_prefix_format(p, a, sizeof(a));
+	seg_prefix_format(q, b, sizeof(b));
+	if (z == y)
+		ERR(d, p->line, "zone '%s': network '%s' overlaps '%s' of the same zone — "
+		    "remove the smaller one", zname(z), a, b);
+	else
+		ERR(d, p->line, "zone '%s': network '%s' overlaps '%s' of zone '%s' — zone "
+		    "networks must not overlap", zname(z), a, b, zname(y));
+}
+
+/* A catch-all external network overlaps everything by design; two of them
+ * are check_catchalls()'s business. Within its own zone it overlaps every
+ * other network of its family: each pair is reported on the later one. */
+static void check_catchall_nets(const struct seg_zone *z, struct seg_diags *d)
+{
+	for (size_t k = 0; k < z->n_nets; k++) {
+		if (!is_catchall_net(z, &z->nets[k]))
+			continue;
+		for (size_t m = 0; m < z->n_nets; m++)
+			if (m != k && z->nets[m].family == z->nets[k].family &&
+			    !(m < k && is_catchall_net(z, &z->nets[m])))   /* that pair was reported from m */
+				report_net_overlap(z, &z->nets[k > m ? k : m], z, &z->nets[k > m ? m : k], d);
+	}
+}
+
+struct net_ref {
+	size_t zone, net;
+};
+
+/* Every network except the catch-alls, in the order of the file. */
+static struct item *collect_networks(const struct seg_config *cfg, struct net_ref **ret_refs, size_t *ret_n)
+{
+	size_t total = 0, n = 0;
+
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		total += cfg->zones[i].n_nets;
+	struct item *v = malloc((total ? total : 1) * sizeof(*v));
+	struct net_ref *refs = malloc((total ? total : 1) * sizeof(*refs));
+	if (!v || !refs) {
+		free(v);
+		free(refs);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		for (size_t k = 0; k < cfg->zones[i].n_nets; k++) {
+			if (is_catchall_net(&cfg->zones[i], &cfg->zones[i].nets[k]))
+				continue;
+			refs[n] = (struct net_ref){ i, k };
+			v[n] = (struct item){ &cfg->zones[i].nets[k], n };
+			n++;
+		}
+	*ret_refs = refs;
+	*ret_n = n;
+	return v;
+}
+
+/* Names at most this many earlier networks that one network overlaps. */
+#define MAX_OVERLAPS_NAMED 16
+
+struct pair {
+	size_t later, earlier;    /* orders */
+};
+
+static int by_pair(const void *pa, const void *pb)
+{
+	const struct pair *a = pa, *b = pb;
+
+	if (a->later != b->later)
+		return a->later < b->later ? -1 : 1;
+	return (a->earlier > b->earlier) - (a->earlier < b->earlier);
+}
+
+/* Past this many overlapping pairs (each of 65,536 networks overlapping
+ * thousands of others) the file is beyond repair: stop collecting. */
+#define MAX_PAIRS (1u << 20)
+
+static bool push_pair(struct pair **v, size_t *n, size_t *cap, struct pair p)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		struct pair *t = realloc(*v, c * sizeof(*t));
+		if (!t)
+			return false;
+		*v = t;
+		*cap = c;
+	}
+	(*v)[(*n)++] = p;
+	return true;
+}
+
+/* Keeps the first MAX_OVERLAPS_NAMED earlier ones of each later one. */
+static size_t trim_pairs(struct pair *v, size_t n)
+{
+	size_t out = 0;
+
+	qsort(v, n, sizeof(*v), by_pair);
+	for (size_t i = 0, run = 0; i < n; i++) {
+		run = i > 0 && v[i].later == v[i - 1].later ? run + 1 : 0;
+		if (run < MAX_OVERLAPS_NAMED)
+			v[out++] = v[i];
+	}
+	return out;
+}
+
+/* Each overlapping pair once, as (later, earlier) in the order of listing:
+ * each prefix with every open prefix that contains it. The work is the
+ * number of such pairs (none in a valid file), not n squared. Sorts v. */
+static struct pair *find_overlap_pairs(struct item *v, size_t n, size_t *ret_n)
+{
+	size_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+	struct pair *pairs = calloc(1, sizeof(*pairs));
+	size_t depth = 0, np = 0, cap = 1;
+
+	if (!stack || !pairs)
+		goto fail;
+	qsort(v, n, sizeof(*v), by_prefix);
+	for (size_t i = 0; i < n; i++) {
+		while (depth > 0 && !seg_prefix_contains(v[stack[depth - 1]].p, v[i].p))
+			depth--;
+		for (size_t k = 0; k < depth && np < MAX_PAIRS; k++) {
+			size_t a = v[stack[k]].order, b = v[i].order;
+			if (!push_pair(&pairs, &np, &cap, (struct pair){ a > b ? a : b, a > b ? b : a }))
+				goto fail;
+		}
+		stack[depth++] = i;
+	}
+	free(stack);
+	*ret_n = trim_pairs(pairs, np);
+	return pairs;
+fail:
+	free(stack);
+	free(pairs);
+	return NULL;
+}
+
+static void check_zone_networks(const struct seg_config *cfg, struct seg_diags *d)
+{
+	struct net_ref *refs = NULL;
+	struct pair *pairs = NULL;
+	size_t n = 0, np = 0;
+	struct item *v = collect_networks(cfg, &refs, &n);
+
+	if (!v || !(pairs = find_overlap_pairs(v, n, &np))) {
+		d->oom = 1;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		for (size_t k = 0; k < cfg->zones[i].n_nets; k++) {
+			const struct seg_zone *z = &cfg->zones[i];
 			const struct seg_prefix *p = &z->nets[k];
 			if (p->len == 0 && z->kind != SEG_ZONE_EXTERNAL)
 				ERR(d, p->line, "zone '%s': network '%s' is everything — only an external zone "
 				    "may be a catch-all; list the zone's own networks",
 				    zname(z), p->family == AF_INET ? "0.0.0.0/0" : "::/0");
-			for (size_t j = 0; j <= i; j++) {
-				const struct seg_zone *y = &cfg->zones[j];
-				size_t end = j == i ? k : y->n_nets;
-				for (size_t m = 0; m < end; m++) {
-					const struct seg_prefix *q = &y->nets[m];
-					if (!seg_prefix_overlaps(p, q))
-						continue;
-					/* a catch-all external overlaps everything by design;
-					 * two of them are check_catchalls()'s business */
-					if (j != i && (is_catchall_net(z, p) || is_catchall_net(y, q)))
-						continue;
-					seg_prefix_format(p, a, sizeof(a));
-					seg_prefix_format(q, b, sizeof(b));
-					if (j == i)
-						ERR(d, p->line, "zone '%s': network '%s' overlaps '%s' of the same zone — "
-						    "remove the smaller one", zname(z), a, b);
-					else
-						ERR(d, p->line, "zone '%s': network '%s' overlaps '%s' of zone '%s' — zone "
-						    "networks must not overlap", zname(z), a, b, zname(y));
-				}
-			}
 		}
+	for (size_t i = 0; i < np; i++) {
+		const struct seg_zone *z = &cfg->zones[refs[pairs[i].later].zone];
+		const struct seg_zone *y = &cfg->zones[refs[pairs[i].earlier].zone];
+		report_net_overlap(z, &z->nets[refs[pairs[i].later].net], y, &y->nets[refs[pairs[i].earlier].net], d);
 	}
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		check_catchall_nets(&cfg->zones[i], d);
+cleanup:
+	free(v);
+	free(refs);
+	free(pairs);
 }
 
 static int catchall_line(const struct seg_zone *z, int family)
@@ -189,23 +409,32 @@ static void check_catchalls(const struct seg_config *cfg, struct seg_diags *d)
 	}
 }
 
-/* Is the host or prefix p inside zone z? For a catch-all family: inside
- * everything that no other zone holds. */
-static bool zone_holds(const struct seg_config *cfg, size_t zi, const struct seg_prefix *p)
+/* Is the host or prefix p inside zone zi, as the kernel will see it? Its
+ * first and last address must fall into one range of the zone map (which
+ * merges adjacent ranges of a zone, and gives a catch-all zone what no other
+ * zone holds). O(log n) per endpoint; a file may list 200,000 of them. */
+static bool zone_holds(const struct seg_zonemap *map, size_t zi, const struct seg_prefix *p)
 {
-	const struct seg_zone *z = &cfg->zones[zi];
-	bool catchall = p->family == AF_INET ? z->catchall4 : z->catchall6;
+	size_t w = p->family == AF_INET ? 4 : 16, lo = 0, hi = map->n;
+	uint8_t last[16] = { 0 };
 
-	for (size_t k = 0; k < z->n_nets; k++)
-		if (z->nets[k].len > 0 && seg_prefix_contains(&z->nets[k], p))
-			return true;
-	if (!catchall)
+	for (size_t i = 0; i < w; i++) {
+		unsigned bits = p->len >= 8 * (i + 1) ? 8 : p->len > 8 * i ? p->len - 8 * i : 0;
+		last[i] = (uint8_t)(p->addr[i] | (uint8_t)~(0xff00u >> bits));
+	}
+	while (lo < hi) {   /* the first range whose end is not before p's first address */
+		size_t mid = lo + (hi - lo) / 2;
+		const struct seg_range *r = &map->v[mid];
+		if (r->family < p->family || (r->family == p->family && memcmp(r->hi, p->addr, 16) < 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == map->n)
 		return false;
-	for (size_t j = 0; j < cfg->n_zones; j++)
-		for (size_t k = 0; j != zi && k < cfg->zones[j].n_nets; k++)
-			if (cfg->zones[j].nets[k].len > 0 && seg_prefix_overlaps(&cfg->zones[j].nets[k], p))
-				return false;
-	return true;
+	const struct seg_range *r = &map->v[lo];
+	return r->family == p->family && r->zone == (int)zi && memcmp(r->lo, p->addr, 16) <= 0 &&
+	       memcmp(last, r->hi, 16) <= 0;
 }
 
 /* ---- conduits ---- */
@@ -215,19 +444,24 @@ static bool is_host(const struct seg_prefix *p)
 	return p->len == (p->family == AF_INET ? 32 : 128);
 }
 
-static void check_endpoints(const struct seg_config *cfg, const struct seg_conduit *c,
-			    const struct seg_prefix *v, size_t n, size_t zone, const char *side,
-			    bool hosts_only, struct seg_diags *d)
+static void check_endpoints(const struct seg_config *cfg, const struct seg_zonemap *map,
+			    const struct seg_conduit *c, const struct seg_prefix *v, size_t n, size_t zone,
+			    const char *side, bool hosts_only, struct seg_diags *d)
 {
+	struct item *items = malloc((n ? n : 1) * sizeof(*items));
+	size_t *first = NULL;
 	char a[64];
 
+	for (size_t i = 0; items && i < n; i++)
+		items[i] = (struct item){ &v[i], i };
+	if (!items || !(first = find_earlier_overlaps(items, n)))
+		d->oom = 1;
 	for (size_t i = 0; i < n; i++) {
 		seg_prefix_format(&v[i], a, sizeof(a));
-		for (size_t j = 0; j < i; j++)
-			if (seg_prefix_overlaps(&v[i], &v[j]))
-				ERR(d, v[i].line, "conduit '%s': %s '%s' is already covered by an earlier entry — "
-				    "remove the duplicate", c->name, side, a);
-		if (!zone_holds(cfg, zone, &v[i]))
+		if (first && first[i] != SIZE_MAX)
+			ERR(d, v[i].line, "conduit '%s': %s '%s' is already covered by an earlier entry — "
+			    "remove the duplicate", c->name, side, a);
+		if (!zone_holds(map, zone, &v[i]))
 			ERR(d, v[i].line, "conduit '%s': %s '%s' is not in zone '%s' — use an address of that "
 			    "zone's networks, or correct '%s'", c->name, side, a, cfg->zones[zone].name,
 			    zone == c->from ? "from" : "to");
@@ -235,6 +469,8 @@ static void check_endpoints(const struct seg_config *cfg, const struct seg_condu
 			ERR(d, v[i].line, "conduit '%s': %s '%s' is a network — this conduit must name single "
 			    "hosts (a /32 or /128 address)", c->name, side, a);
 	}
+	free(items);
+	free(first);
 }
 
 static void check_services(const struct seg_conduit *c, bool no_any, struct seg_diags *d)
@@ -345,8 +581,8 @@ static void check_approval(const struct seg_conduit *c, int64_t today, struct se
 	}
 }
 
-static void check_conduit(const struct seg_config *cfg, struct seg_conduit *c, int64_t today,
-			  struct seg_diags *d)
+static void check_conduit(const struct seg_config *cfg, const struct seg_zonemap *map,
+			  struct seg_conduit *c, int64_t today, struct seg_diags *d)
 {
 	if (!c->name || c->from >= cfg->n_zones || c->to >= cfg->n_zones)
 		return; /* already reported by the parser */
@@ -359,8 +595,8 @@ static void check_conduit(const struct seg_config *cfg, struct seg_conduit *c, i
 	}
 	if (c->kind < SEG_CONDUIT_KIND_COUNT)
 		check_model(cfg, c, d);
-	check_endpoints(cfg, c, c->srcs, c->n_srcs, c->from, "source", mn, d);
-	check_endpoints(cfg, c, c->dsts, c->n_dsts, c->to, "destination", mn, d);
+	check_endpoints(cfg, map, c, c->srcs, c->n_srcs, c->from, "source", mn, d);
+	check_endpoints(cfg, map, c, c->dsts, c->n_dsts, c->to, "destination", mn, d);
 	check_services(c, mn, d);
 	check_families(c, d);
 	check_approval(c, today, d, &c->expired);
@@ -385,6 +621,12 @@ void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags
 	check_zone_networks(cfg, d);
 	check_catchalls(cfg, d);
 	check_gateway_services(cfg, d);
+	struct seg_zonemap map = { 0 };
+	if (seg_zonemap_build(cfg, &map) < 0) {
+		d->oom = 1;
+		return;
+	}
 	for (size_t i = 0; i < cfg->n_conduits; i++)
-		check_conduit(cfg, &cfg->conduits[i], today, d);
+		check_conduit(cfg, &map, &cfg->conduits[i], today, d);
+	seg_zonemap_free(&map);
 }

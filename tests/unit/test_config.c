@@ -563,6 +563,200 @@ START_TEST(test_entry_lines)
 }
 END_TEST
 
+/* ---- overlap checks against comparing every pair ---- */
+
+static double seconds_since(const struct timespec *t0);
+static uint32_t rnd_state;
+
+static uint32_t rnd(void)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return rnd_state >> 8;
+}
+
+/* A random IPv4 prefix inside 10.0.0.0/base, of length base..32, as text. */
+static void random_prefix(char *buf, size_t len, struct seg_prefix *p, unsigned base)
+{
+	unsigned plen = base + rnd() % (33 - base);
+	uint32_t a = (10u << 24) | (rnd() & ((1u << (32 - base)) - 1));
+	const char *why;
+
+	if (plen < 32)
+		a &= ~((1u << (32 - plen)) - 1);
+	snprintf(buf, len, "%u.%u.%u.%u/%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, plen);
+	ck_assert_int_eq(seg_prefix_parse(buf, p, &why), 0);
+}
+
+static size_t count_diags(const struct seg_diags *d, int line, const char *text)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		n += d->v[i].sev == SEG_SEV_ERROR && d->v[i].line == line && strstr(d->v[i].msg, text);
+	return n;
+}
+
+/* One conduit's sources: an entry is reported once when it overlaps any
+ * entry listed before it, exactly as comparing every pair says. */
+START_TEST(test_endpoint_overlaps_pairwise)
+{
+	enum { N_SRC = 400, HEAD = 8 };
+	struct seg_prefix *v = calloc(N_SRC, sizeof(*v));
+	char *buf = NULL, pfx[64];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	rnd_state = 1000u + (uint32_t)_i;
+	fprintf(f, "version = 1;\nzones = (\n{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ];"
+		" networks = [ \"10.0.0.0/8\" ]; },\n{ name = \"cloud\"; kind = \"external\"; interfaces = [ \"eth0\" ]; } );\n"
+		"conduits = ( { name = \"c\"; kind = \"egress\"; from = \"internet\"; to = \"cloud\";\n"
+		"services = [ \"tcp/1\" ]; approval = \"A\"; expires = \"2099-01-01\";\nsources = [\n");
+	for (int i = 0; i < N_SRC; i++) {         /* entry i on line HEAD + i */
+		random_prefix(pfx, sizeof(pfx), &v[i], 20 + (unsigned)_i * 4);
+		fprintf(f, "\"%s\"%s\n", pfx, i + 1 < N_SRC ? "," : "");
+	}
+	fprintf(f, "]; } );\n");
+	fclose(f);
+	struct seg_config *cfg = NULL;
+	struct seg_diags d;
+	seg_config_load_string(buf, "pairs.conf", today(), &cfg, &d);
+	size_t want_total = 0;
+	for (int i = 0; i < N_SRC; i++) {
+		bool want = false;
+		for (int j = 0; j < i && !want; j++)
+			want = seg_prefix_overlaps(&v[i], &v[j]);
+		want_total += want;
+		ck_assert_msg(count_diags(&d, HEAD + i, "is already covered by an earlier entry") == want,
+			      "seed %d, line %d: want %d", _i, HEAD + i, want);
+	}
+	ck_assert_uint_eq(d.n_errors, want_total);
+	ck_assert_uint_gt(want_total, 0);
+	ck_assert_uint_lt(want_total, N_SRC);
+	free(buf);
+	free(v);
+	seg_diags_free(&d);
+	seg_config_free(cfg);
+}
+END_TEST
+
+/* Zone networks: every overlapping pair is one error on the later network,
+ * naming the earlier one and its zone (at most 16 named per network). */
+START_TEST(test_zone_network_overlaps_pairwise)
+{
+	enum { ZONES = 6, NETS = 40, HEAD = 3 };
+	struct seg_prefix v[ZONES * NETS];
+	char text[ZONES * NETS][64];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	rnd_state = 2000u + (uint32_t)_i;
+	fprintf(f, "version = 1;\nzones = (\n");
+	for (int z = 0, line = HEAD; z < ZONES; z++) {
+		fprintf(f, "{ name = \"z%d\"; kind = \"lgwan\"; interfaces = [ \"eth%d\" ]; networks = [\n", z, z);
+		line++;
+		for (int k = 0; k < NETS; k++, line++) {
+			random_prefix(text[z * NETS + k], sizeof(text[0]), &v[z * NETS + k], 19 + (unsigned)_i * 3);
+			v[z * NETS + k].line = line;
+			fprintf(f, "\"%s\"%s\n", text[z * NETS + k], k + 1 < NETS ? "," : "");
+		}
+		fprintf(f, "]; }%s\n", z + 1 < ZONES ? "," : "");
+		line++;
+	}
+	fprintf(f, ");\n");
+	fclose(f);
+	struct seg_config *cfg = NULL;
+	struct seg_diags d;
+	seg_config_load_string(buf, "zones.conf", today(), &cfg, &d);
+	size_t want_total = 0;
+	for (int i = 0; i < ZONES * NETS; i++) {
+		size_t want = 0;
+		for (int j = 0; j < i; j++) {
+			if (!seg_prefix_overlaps(&v[i], &v[j]))
+				continue;
+			char msg[256], a[64], b[64];
+			seg_prefix_format(&v[i], a, sizeof(a));
+			seg_prefix_format(&v[j], b, sizeof(b));
+			if (i / NETS == j / NETS)
+				snprintf(msg, sizeof(msg), "zone 'z%d': network '%s' overlaps '%s' of the same zone — ",
+					 i / NETS, a, b);
+			else
+				snprintf(msg, sizeof(msg), "zone 'z%d': network '%s' overlaps '%s' of zone 'z%d' — ",
+					 i / NETS, a, b, j / NETS);
+			if (++want <= 16)
+				ck_assert_msg(count_diags(&d, v[i].line, msg) >= 1, "seed %d: no '%s' on line %d",
+					      _i, msg, v[i].line);
+		}
+		size_t got = count_diags(&d, v[i].line, "overlaps");
+		ck_assert_msg(got == (want < 16 ? want : 16), "seed %d line %d: %zu overlap errors, want %zu", _i,
+			      v[i].line, got, want);
+		want_total += want < 16 ? want : 16;
+	}
+	ck_assert_uint_eq(d.n_errors, want_total);
+	ck_assert_uint_gt(want_total, 0);
+	free(buf);
+	seg_diags_free(&d);
+	seg_config_free(cfg);
+}
+END_TEST
+
+/* Under ASan, libconfig 1.5 alone takes 20 s for 200,000 array entries: it
+ * grows an array by 16 entries a realloc, and ASan's realloc always copies. */
+#ifdef __SANITIZE_ADDRESS__
+#define MANY_SOURCES 50000u
+#else
+#define MANY_SOURCES 200000u
+#endif
+
+/* One conduit with 200,000 sources (one a line) and zones of 1,024 networks;
+ * 100,000 conduits of one source each: both checked in bounded time (the
+ * pairwise checks took 184 s and 2.1 s). */
+START_TEST(test_many_endpoints)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		struct timespec t0;
+		fprintf(f, "version = 1;\nzones = (\n{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [\n");
+		for (unsigned i = 0; i < 1024; i++)
+			fprintf(f, "\"10.%u.%u.0/18\"%s\n", i / 4, i % 4 * 64, i < 1023 ? "," : "");
+		fprintf(f, "]; },\n{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [\n");
+		for (unsigned i = 0; i < 1024; i++)
+			fprintf(f, "\"172.%u.%u.0/24\"%s\n", 16 + i / 256, i % 256, i < 1023 ? "," : "");
+		fprintf(f, "]; },\n{ name = \"cloud\"; kind = \"external\"; interfaces = [ \"eth0\" ]; } );\nconduits = (\n");
+		if (kind == 0) {
+			fprintf(f, "{ name = \"wide\"; kind = \"egress\"; from = \"internet\"; to = \"cloud\"; sources = [\n");
+			for (unsigned i = 1; i <= MANY_SOURCES; i++)
+				fprintf(f, "\"10.%u.%u.%u\"%s\n", i >> 16 & 255, i >> 8 & 255, i & 255,
+					i < MANY_SOURCES ? "," : "");
+			fprintf(f, "]; destinations = [ \"203.0.113.10\" ]; services = [ \"tcp/8080\" ];"
+				" approval = \"A\"; expires = \"2099-01-01\"; } );\n");
+		} else {
+			for (unsigned i = 1; i <= 100000; i++)
+				fprintf(f, "{ name = \"c%u\"; kind = \"egress\"; from = \"internet\"; to = \"cloud\";"
+					" sources = [ \"10.%u.%u.%u\" ]; destinations = [ \"203.%u.%u.%u\" ];"
+					" services = [ \"tcp/%u\" ]; approval = \"A\"; expires = \"2099-01-01\"; }%s\n",
+					i, i >> 16 & 255, i >> 8 & 255, i & 255, i >> 16 & 255, i >> 8 & 255, i & 255,
+					i % 60000 + 1, i < 100000 ? "," : "");
+			fprintf(f, ");\n");
+		}
+		fclose(f);
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int r = seg_config_load_string(buf, "many.conf", today(), &cfg, &d);
+		double secs = seconds_since(&t0);
+		ck_assert_msg(r == 0, "%s", d.n ? d.v[0].msg : "");
+		ck_assert_msg(secs < 15, "%s took %.1f s", kind ? "100,000 conduits" : "many sources", secs);
+		ck_assert_uint_eq(kind ? cfg->n_conduits : cfg->conduits[0].n_srcs, kind ? 100000 : MANY_SOURCES);
+		free(buf);
+		seg_diags_free(&d);
+		seg_config_free(cfg);
+	}
+}
+END_TEST
+
 /* ---- inputs made at test time ---- */
 
 static char tmpdir[64];
@@ -1047,6 +1241,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_expires_one_error);
 	tcase_add_test(tc, test_table_names);
 	tcase_add_test(tc, test_entry_lines);
+	tcase_add_loop_test(tc, test_endpoint_overlaps_pairwise, 0, 4);
+	tcase_add_loop_test(tc, test_zone_network_overlaps_pairwise, 0, 4);
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_diag_rendering);
 	suite_add_tcase(s, tc);
@@ -1054,6 +1250,7 @@ Suite *config_suite(void)
 	tc = tcase_create("input");
 	tcase_set_timeout(tc, 120);   /* 10 MiB under ASan */
 	tcase_add_test(tc, test_ten_mib);
+	tcase_add_test(tc, test_many_endpoints);
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_unreadable);
 	tcase_add_test(tc, test_writable_by_others);
