@@ -5,6 +5,10 @@
         binds NFLOG group GROUP on a netfilter netlink socket, as ulogd or
         tcpdump would; prints "held GROUP" (or "busy: ERROR" and exits 1)
         and keeps it until SIGTERM
+  faults.py hold-table NAME
+        creates table inet NAME with the owner flag (and no persist) on a
+        netlink socket it keeps: no other process may change the table until
+        this one exits; prints "held NAME" (or "refused: ERROR") and waits
   faults.py flows RUNDIR SEGCTL CONFIG
         one line of JSON: a forbidden UDP flow and an allowed TCP flow of
         the lab (flows.py's choice, `segctl explain` as the judge)
@@ -69,6 +73,34 @@ def cmd_hold_nflog(group):
     print('held %d' % group, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:                        # read (and throw away) what is logged
+        s.recv(65536)
+
+
+def cmd_hold_table(name):
+    nft, inet = 10, 1                              # NFNL_SUBSYS_NFTABLES, NFPROTO_INET
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+    s.bind((0, 0))
+
+    def msg(typ, flags, seq, family, res, body=b''):
+        b = struct.pack('=BBH', family, 0, socket.htons(res)) + body
+        return struct.pack('=IHHII', 16 + len(b), typ, flags, seq, 0) + b
+
+    def attr(t, v):
+        a = struct.pack('=HH', 4 + len(v), t) + v
+        return a + b'\0' * (-len(a) % 4)
+    body = attr(1, name.encode() + b'\0') + attr(2, struct.pack('!I', 2))   # NAME, FLAGS = owner
+    batch = (msg(0x10, NLM_F_REQUEST, 1, 0, nft) +
+             msg((nft << 8) | 0, NLM_F_REQUEST | NLM_F_ACK | 0x400, 2, inet, 0, body) +  # NEWTABLE, CREATE
+             msg(0x11, NLM_F_REQUEST, 3, 0, nft))
+    s.send(batch)
+    ack = s.recv(4096)
+    err = struct.unpack('=i', ack[16:20])[0] if len(ack) >= 20 else -1
+    if err != 0:
+        print('refused: %s' % os.strerror(-err), flush=True)
+        return 1
+    print('held %s' % name, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
         s.recv(65536)
 
 
@@ -318,6 +350,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == 'hold-nflog':
         return cmd_hold_nflog(int(args[0]))
+    if cmd == 'hold-table':
+        return cmd_hold_table(args[0])
     if cmd == 'flows':
         print(json.dumps(pick_flows(*args[:3])))
         return 0
