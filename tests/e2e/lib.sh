@@ -147,14 +147,21 @@ start_segd() {
 		echo "start_segd: $SEGD is missing (make)" >&2
 		return 1
 	fi
+	: >"$RUN_DIR/segd.started"
 	ip netns exec "$LAB_GW" "$SEGD" -c "$SEGD_CONF" >"$RUN_DIR/segd.log" 2>&1 &
 	SEGD_PID=$!
-	for i in $(seq 100); do
-		if table_listing >/dev/null; then return 0; fi
+	# Ready when this segd has opened its control socket (after its first
+	# apply): the table alone proves nothing, an owned table outlives the segd
+	# that made it, and so does a socket file after SIGKILL — hence "newer than
+	# this segd's start". Not asked over the socket: a test may freeze segd.
+	for i in $(seq 150); do
+		if table_listing >/dev/null && [ "$RUN_DIR/control.sock" -nt "$RUN_DIR/segd.started" ]; then
+			return 0
+		fi
 		segd_alive || break
 		sleep 0.1
 	done
-	echo "start_segd: segd did not install table inet $LAB_TABLE; its output:" >&2
+	echo "start_segd: segd did not install table inet $LAB_TABLE and answer on its control socket; its output:" >&2
 	sed 's/^/  /' "$RUN_DIR/segd.log" >&2
 	return 1
 }
