@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libpcap-dev libconfig-d
 libsystemd-dev check nftables iproute2 tcpdump clang libclang-rt-14-dev valgrind
 socat python3 iputils-ping ncat systemd jq procps util-linux man-db
 iperf3
-chromium fonts-noto-cjk"
+chromium fonts-noto-cjk faketime"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
