@@ -14,12 +14,12 @@
 # other way.
 #
 #   E2E_ENTRIES: entries per configuration (default 30000)
-#   E2E_KILLS:   kills (default 12)
+#   E2E_KILLS:   kills (default 10)
 source "$(dirname "$0")/lib.sh"
 source "$TOOLS/daemon-lib.sh"
 require_root
 ENTRIES=${E2E_ENTRIES:-30000}
-KILLS=${E2E_KILLS:-12}
+KILLS=${E2E_KILLS:-10}
 
 lab_trap
 RUN_DIR=$(mktemp -d /tmp/segd-e2e.XXXXXX)
