@@ -79,6 +79,7 @@ nsx() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
 
 prepare() {
 	local n
+	"$TOP/tools/install-deps.sh" || die "tools/install-deps.sh failed (iperf3, tcpdump, ...)"
 	say "building the helpers; generating configurations (seed 1)"
 	mkdir -p "$BIN"
 	cc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$BIN/udpsend" "$BT/udpsend.c" ||
