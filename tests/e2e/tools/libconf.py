@@ -153,7 +153,8 @@ def drop_group(text, group):
     if m:
         return text[:start] + tail[m.end():]
     head = text[:start]
-    m = re.search(r',\s*$', head)
+    # the separating comma may be followed by comments before the group
+    m = re.search(r',(?:\s|#[^\n]*\n|//[^\n]*\n)*$', head)
     if m:
         return head[:m.start()] + tail
     return head + tail
