@@ -24,40 +24,21 @@ struct opts {
 	struct seg_spool_filter f;
 };
 
-/* The value of "--name VALUE" or "--name=VALUE" at argv[*i], or NULL. */
-static const char *take_value(int argc, char **argv, int *i, const char *name, bool *bad)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "segctl incidents: option '%s' needs a value\n", name);
-		*bad = true;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	bool bad = false;
 
 	for (int i = 1; i < argc && !bad; i++) {
 		const char *v;
-		if ((v = take_value(argc, argv, &i, "--since", &bad)))
+		if ((v = segctl_option_value("incidents", argc, argv, &i, "--since", &bad)))
 			o->since = v;
-		else if ((v = take_value(argc, argv, &i, "--until", &bad)))
+		else if ((v = segctl_option_value("incidents", argc, argv, &i, "--until", &bad)))
 			o->until = v;
-		else if ((v = take_value(argc, argv, &i, "--zone", &bad)))
+		else if ((v = segctl_option_value("incidents", argc, argv, &i, "--zone", &bad)))
 			o->f.zone = v;
-		else if ((v = take_value(argc, argv, &i, "--event", &bad)))
+		else if ((v = segctl_option_value("incidents", argc, argv, &i, "--event", &bad)))
 			o->f.event = v;
-		else if ((v = take_value(argc, argv, &i, "--spool", &bad)))
+		else if ((v = segctl_option_value("incidents", argc, argv, &i, "--spool", &bad)))
 			o->spool = v;
 		else if (!bad) {
 			fprintf(stderr, "segctl incidents: unknown argument '%s'\n", argv[i]);

@@ -33,24 +33,6 @@ struct ropts {
 	bool no_kernel;
 };
 
-static const char *take_value(int argc, char **argv, int *i, const char *name, bool *bad)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "segctl report: option '%s' needs a value\n", name);
-		*bad = true;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 static int parse_args(int argc, char **argv, struct ropts *o)
 {
 	static const struct { const char *name; size_t off; } opts[] = {
@@ -63,7 +45,7 @@ static int parse_args(int argc, char **argv, struct ropts *o)
 	for (int i = 1; i < argc && !bad; i++) {
 		bool taken = false;
 		for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]) && !taken && !bad; k++) {
-			const char *v = take_value(argc, argv, &i, opts[k].name, &bad);
+			const char *v = segctl_option_value("report", argc, argv, &i, opts[k].name, &bad);
 			if (v)
 				*(const char **)((char *)o + opts[k].off) = v, taken = true;
 		}

@@ -51,6 +51,25 @@ static void print_help(FILE *f, const char *prog)
 		"2 usage or runtime error.\nSee segctl(8).\n");
 }
 
+const char *segctl_option_value(const char *cmd, int argc, char **argv, int *i, const char *name,
+				bool *bad)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "segctl %s: option '%s' needs a value\n", cmd, name);
+		*bad = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
 int segctl_usage(struct segctl *s, const char *cmd)
 {
 	const struct segctl_cmd *c = cmd ? find_command(cmd) : NULL;

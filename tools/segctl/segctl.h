@@ -33,6 +33,12 @@ struct segctl_cmd {
 /* Loads and validates s->config (or path when non-NULL), printing every
  * diagnostic to stderr. Returns SEGCTL_OK and *ret_cfg, or an exit code. */
 int segctl_load(struct segctl *s, const char *path, struct seg_config **ret_cfg);
+/* The value of "--name VALUE" or "--name=VALUE" at argv[*i] (advancing *i
+ * past VALUE), or NULL when argv[*i] is another argument; a missing VALUE is
+ * said on stderr for command cmd and sets *bad. Shared by the subcommands'
+ * option parsers. */
+const char *segctl_option_value(const char *cmd, int argc, char **argv, int *i, const char *name,
+				bool *bad);
 /* Prints "usage: segctl CMD ARGS" for cmd to stderr and returns SEGCTL_ERROR. */
 int segctl_usage(struct segctl *s, const char *cmd);
 
