@@ -11,6 +11,18 @@ if [ "$(id -u)" != 0 ]; then
 	echo "run-all.sh: the end-to-end tests need root (network namespaces, nftables): run as root" >&2
 	exit 2
 fi
+# Each suite runs in a private mount namespace with tmpfs on /var/lib/segd
+# and /run/segd, so that a segd started on a configuration with the default
+# state_dir, spool or control socket never writes the host's. Suites that
+# start their own journald see SEGD_TEST_MNTNS and do not re-exec.
+run_suite() {
+	SEGD_TEST_MNTNS=1 unshare -m --propagation private bash -c '
+		for d in /var/lib/segd /run/segd; do
+			mkdir -p "$d" && mount -t tmpfs -o mode=0750 segd-test "$d" || exit 97
+		done
+		exec bash "$0"' "$1"
+}
+
 total_pass=0 total_fail=0 bad_suites=() log=$(mktemp /tmp/segd-e2e-log.XXXXXX)
 trap 'rm -f "$log"' EXIT
 printf '%-28s %8s %8s %8s\n' suite passed failed seconds
@@ -18,7 +30,7 @@ for t in "$DIR"/test-*.sh; do
 	name=$(basename "$t" .sh)
 	case $name in *"${1:-}"*) ;; *) continue ;; esac
 	start=$(date +%s.%N)
-	NO_COLOR=1 bash "$t" >"$log" 2>&1
+	NO_COLOR=1 run_suite "$t" >"$log" 2>&1
 	rc=$?
 	secs=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
 	# the suite's own count: the last "N passed, N failed" line
