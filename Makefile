@@ -48,7 +48,7 @@ TEST_OBJS   := $(call obj,o,$(TEST_SRCS))
 
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # Any error or leak fails the run (UBSan cannot recover: -fno-sanitize-recover).
-ASAN_OPTS   := detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1
+ASAN_OPTS   := detect_leaks=1:abort_on_error=1:halt_on_error=1
 LSAN_OPTS   := suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0
 UBSAN_OPTS  := print_stacktrace=1:halt_on_error=1
 ASAN_LIB    := $(call obj,asan,$(LIB_SRCS))
@@ -196,6 +196,7 @@ install: all
 	sed 's|/usr/local/sbin|$(SBINDIR)|g' systemd/segd-floor.service > $(DESTDIR)$(UNITDIR)/segd-floor.service
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 completions/segctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/segctl
 
 clean:
 	rm -rf $(B)
