@@ -1483,12 +1483,37 @@ static int canon_rule(struct nftnl_rule *nr, struct vrule *vr)
 	return fclose(c.f) == 0 && vr->text ? 0 : -ENOMEM;
 }
 
+/* libnftnl 1.2.4's nftnl_expr_parse() reads NFTA_EXPR_NAME without checking
+ * that it is there: a NULL dereference on a malformed message (found by
+ * fuzz_netlink). Every expression must carry a name before libnftnl parses. */
+static bool exprs_named(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *e, *x;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		mnl_attr_for_each_nested(e, a) {
+			bool named = false;
+			mnl_attr_for_each_nested(x, e)
+				named = named || (mnl_attr_get_type(x) == NFTA_EXPR_NAME &&
+						  mnl_attr_validate(x, MNL_TYPE_NUL_STRING) == 0);
+			if (!named)
+				return false;
+		}
+	}
+	return true;
+}
+
 static int take_rule(struct vtable *t, const struct nlmsghdr *nlh)
 {
-	struct nftnl_rule *nr = nftnl_rule_alloc();
+	struct nftnl_rule *nr;
 	struct vchain *c;
 	int r = 0;
 
+	if (!exprs_named(nlh))
+		return -EBADMSG;
+	nr = nftnl_rule_alloc();
 	if (!nr || nftnl_rule_nlmsg_parse(nlh, nr) < 0) {
 		nftnl_rule_free(nr);
 		return nr ? -EBADMSG : -ENOMEM;
@@ -1928,8 +1953,10 @@ static void diff_elems(struct seg_nft_diff *d, const struct seg_plan_set *ps, st
 	char ex[3][160], msg[SEG_NFT_DIFF_TEXT];
 	size_t used = 0;
 
-	qsort(w->el, w->n, sizeof(*w->el), cmp_vel);
-	qsort(h->el, h->n, sizeof(*h->el), cmp_vel);
+	if (w->n > 1)             /* qsort(NULL, 0) is undefined (UBSan, fuzz_netlink) */
+		qsort(w->el, w->n, sizeof(*w->el), cmp_vel);
+	if (h->n > 1)
+		qsort(h->el, h->n, sizeof(*h->el), cmp_vel);
 	merge_elems(w, h, &x);
 	if (x.n[0] + x.n[1] + x.n[2] == 0)
 		return;
