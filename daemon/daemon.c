@@ -436,6 +436,13 @@ static void status_kv(struct segd *d, struct seg_kvlist *r)
 	seg_kv_addf(r, "pid", "%d", (int)getpid());
 	seg_kv_add(r, "config", d->path);
 	seg_kv_add(r, "sha256", d->hash);
+	/* after a rollback, a revert or an edit not yet reloaded, the file on
+	 * disk is not what runs: say so, an administrator would assume it is */
+	char on_disk[SEG_SHA256_HEX];
+	if (seg_sha256_file(d->path, on_disk) < 0)
+		snprintf(on_disk, sizeof(on_disk), "unreadable");
+	seg_kv_add(r, "config_file_sha256", on_disk);
+	seg_kv_add(r, "config_file_changed", strcmp(on_disk, d->hash) ? "yes" : "no");
 	seg_kv_add(r, "table", d->gen->plan->table);
 	seg_kv_add(r, "table_owner", seg_nft_conn_owns(d->nft) ? "yes" : "no");
 	seg_kv_addf(r, "applied", "%lld", (long long)d->applied);

@@ -146,6 +146,16 @@ check "a segd of another table does not take over the first one's control socket
 check "... which still answers the first segd" test "$(segctl_status pid)" = "$SEGD_PID"
 kill "$pid3"; wait "$pid3"
 
+heading "the file on disk against what runs"
+cp "$SEGD_CONF" "$RUN_DIR/before-edit.conf"
+check "status: the file on disk is what runs" test "$(segctl_status config_file_changed)" = no
+echo "# an edit not yet reloaded" >>"$SEGD_CONF"
+check "status: an edit not yet reloaded is flagged" test "$(segctl_status config_file_changed)" = yes
+check "... with the file's own sha256" \
+	test "$(segctl_status config_file_sha256)" = "$(sha256sum <"$SEGD_CONF" | cut -d' ' -f1)"
+cp "$RUN_DIR/before-edit.conf" "$SEGD_CONF"
+check "status: undone, nothing flagged" test "$(segctl_status config_file_changed)" = no
+
 heading "stop"
 mark=$(notify_mark)
 kill "$SEGD_PID"; wait "$SEGD_PID"; rc=$?

@@ -49,6 +49,9 @@ static void print_status(const struct seg_kvlist *r)
 		printf("%-22s %s\n", "degraded because", deg);
 	printf("%-22s %s (pid %s)\n", "configuration", get(r, "config"), get(r, "pid"));
 	printf("%-22s %s\n", "sha256", get(r, "sha256"));
+	if (strcmp(get(r, "config_file_changed"), "yes") == 0)
+		printf("%-22s the file on disk (sha256 %s) is not what runs: see 'segctl diff running "
+		       "%s', then reload or roll back\n", "", get(r, "config_file_sha256"), get(r, "config"));
 	printf("%-22s inet %s: %s zones, %s conduits installed, %s expired, %s set elements\n", "table",
 	       get(r, "table"), get(r, "zones"), get(r, "conduits_installed"), get(r, "conduits_expired"),
 	       get(r, "elements"));
