@@ -29,6 +29,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
+#include "nftexpr.h"
 #include "nftnl.h"
 
 #define ELEMS_PER_MSG   200        /* keeps an element list well under 64 KiB (u16 nla_len) */
@@ -393,7 +394,7 @@ static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
 	return 0;
 }
 
-static int e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+int seg_nx_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("meta");
 
@@ -404,7 +405,7 @@ static int e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
 	return add_expr(r, e);
 }
 
-static int e_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+int seg_nx_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
 
@@ -416,7 +417,7 @@ static int e_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t l
 	return add_expr(r, e);
 }
 
-static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
+int seg_nx_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("payload");
 
@@ -486,9 +487,9 @@ static int dep_nfproto(struct lin *l, int fam)
 	if (l->nfproto == fam)
 		return 0;
 	l->nfproto = fam;
-	if (e_meta(l->r, NFT_META_NFPROTO, NFT_REG_1) < 0)
+	if (seg_nx_meta(l->r, NFT_META_NFPROTO, NFT_REG_1) < 0)
 		return -ENOMEM;
-	return e_cmp(l->r, NFT_CMP_EQ, &v, 1);
+	return seg_nx_cmp(l->r, NFT_CMP_EQ, &v, 1);
 }
 
 static int load_fields(struct lin *l, const struct seg_plan_cond *c)
@@ -504,13 +505,13 @@ static int load_fields(struct lin *l, const struct seg_plan_cond *c)
 		if (r == 0 && fl->icmpv6 && !l->l4_icmpv6) {
 			uint8_t v = IPPROTO_ICMPV6;
 			l->l4_icmpv6 = true;
-			r = e_meta(l->r, NFT_META_L4PROTO, NFT_REG_1) < 0 ? -ENOMEM : e_cmp(l->r, NFT_CMP_EQ, &v, 1);
+			r = seg_nx_meta(l->r, NFT_META_L4PROTO, NFT_REG_1) < 0 ? -ENOMEM : seg_nx_cmp(l->r, NFT_CMP_EQ, &v, 1);
 		}
 		uint32_t reg = c->n_f > 1 ? reg_at(w) : NFT_REG_1;
 		if (r == 0 && fl->meta)
-			r = e_meta(l->r, fl->key, reg);
+			r = seg_nx_meta(l->r, fl->key, reg);
 		else if (r == 0)
-			r = e_payload(l->r, fl->base, fl->off, fl->len, reg);
+			r = seg_nx_payload(l->r, fl->base, fl->off, fl->len, reg);
 		if (r == 0 && c->f[i] == SEG_F_L4PROTO && c->n_f > 1 && !net_seen)
 			r = e_byteorder(l->r, reg);
 		net_seen = net_seen || fl->base == NFT_PAYLOAD_NETWORK_HEADER;
@@ -544,7 +545,7 @@ static int lin_cond(struct lin *l, const struct seg_plan *p, const struct seg_pl
 	case SEG_C_NFPROTO:
 		return dep_nfproto(l, c->arg);
 	case SEG_C_CT_REPLY:
-		return e_ct(l->r, NFT_CT_DIRECTION) < 0 ? -ENOMEM : e_cmp(l->r, NFT_CMP_EQ, &reply, 1);
+		return e_ct(l->r, NFT_CT_DIRECTION) < 0 ? -ENOMEM : seg_nx_cmp(l->r, NFT_CMP_EQ, &reply, 1);
 	case SEG_C_CT_RELATED: {
 		struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 		if (e_ct(l->r, NFT_CT_STATE) < 0 || !e)
@@ -555,7 +556,7 @@ static int lin_cond(struct lin *l, const struct seg_plan *p, const struct seg_pl
 		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &related, 4);
 		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
 		nftnl_rule_add_expr(l->r, e);
-		return e_cmp(l->r, NFT_CMP_NEQ, &zero, 4);
+		return seg_nx_cmp(l->r, NFT_CMP_NEQ, &zero, 4);
 	}
 	case SEG_C_LOOKUP:
 	case SEG_C_VMAP:

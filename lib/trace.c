@@ -22,6 +22,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 #include <libnftnl/trace.h>
+#include "nftexpr.h"
 #include "trace.h"
 
 #define RECV_BUF   (256 * 1024)
@@ -139,50 +140,6 @@ int seg_trace_decode(const struct nlmsghdr *nlh, struct seg_trace_event *ret)
 
 /* ---- the tracing table ---------------------------------------------------- */
 
-static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
-{
-	if (!e)
-		return -ENOMEM;
-	nftnl_rule_add_expr(r, e);
-	return 0;
-}
-
-static int e_meta(struct nftnl_rule *r, uint32_t key)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	}
-	return add_expr(r, e);
-}
-
-static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	}
-	return add_expr(r, e);
-}
-
-static int e_cmp(struct nftnl_rule *r, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	}
-	return add_expr(r, e);
-}
-
 /* meta nftrace set 1 */
 static int e_set_nftrace(struct nftnl_rule *r)
 {
@@ -215,20 +172,20 @@ static int build_match(struct nftnl_rule *r, const struct seg_trace_spec *s)
 	uint8_t type = (uint8_t)s->dport;
 	int rc = 0;
 
-	rc = rc ?: e_meta(r, NFT_META_NFPROTO);
-	rc = rc ?: e_cmp(r, &nfp, 1);
-	rc = rc ?: e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, soff, alen);
-	rc = rc ?: e_cmp(r, s->src, alen);
-	rc = rc ?: e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, doff, alen);
-	rc = rc ?: e_cmp(r, s->dst, alen);
-	rc = rc ?: e_meta(r, NFT_META_L4PROTO);
-	rc = rc ?: e_cmp(r, &s->l4proto, 1);
+	rc = rc ?: seg_nx_meta(r, NFT_META_NFPROTO, NFT_REG_1);
+	rc = rc ?: seg_nx_cmp(r, NFT_CMP_EQ, &nfp, 1);
+	rc = rc ?: seg_nx_payload(r, NFT_PAYLOAD_NETWORK_HEADER, soff, alen, NFT_REG_1);
+	rc = rc ?: seg_nx_cmp(r, NFT_CMP_EQ, s->src, alen);
+	rc = rc ?: seg_nx_payload(r, NFT_PAYLOAD_NETWORK_HEADER, doff, alen, NFT_REG_1);
+	rc = rc ?: seg_nx_cmp(r, NFT_CMP_EQ, s->dst, alen);
+	rc = rc ?: seg_nx_meta(r, NFT_META_L4PROTO, NFT_REG_1);
+	rc = rc ?: seg_nx_cmp(r, NFT_CMP_EQ, &s->l4proto, 1);
 	if (s->has_port && icmp) {
-		rc = rc ?: e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
-		rc = rc ?: e_cmp(r, &type, 1);
+		rc = rc ?: seg_nx_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
+		rc = rc ?: seg_nx_cmp(r, NFT_CMP_EQ, &type, 1);
 	} else if (s->has_port) {
-		rc = rc ?: e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-		rc = rc ?: e_cmp(r, &port, 2);
+		rc = rc ?: seg_nx_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
+		rc = rc ?: seg_nx_cmp(r, NFT_CMP_EQ, &port, 2);
 	}
 	return rc ?: e_set_nftrace(r);
 }
