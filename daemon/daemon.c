@@ -190,16 +190,25 @@ static int reload_from(struct segd *d, const char *src, const struct segd_change
 	return r;
 }
 
-/* Re-installs the running generation (tamper restore, expiry). */
-static int reinstall(struct segd *d, const char *why)
+/* Installs the running generation, its report to the journal; a failure is
+ * logged as fail_event. */
+static int apply_logged(struct segd *d, const char *fail_event)
 {
 	struct capture cap;
 	FILE *log = capture_begin(&cap);
 	int r = segd_gen_apply(d->gen, log);
 	char *text = capture_end(&cap);
 
-	forward_lines(d, text, r < 0 ? "restore-failed" : NULL, r < 0 ? 2 : 6);
+	forward_lines(d, text, r < 0 ? fail_event : NULL, r < 0 ? 2 : 6);
 	free(text);
+	return r;
+}
+
+/* Re-installs the running generation (tamper restore, expiry). */
+static int reinstall(struct segd *d, const char *why)
+{
+	int r = apply_logged(d, "restore-failed");
+
 	if (r < 0)
 		seg_writer_log(d->w, 2, "restore-failed", NULL, "could not re-install table inet %s (%s): %s",
 			       d->gen->plan->table, why, strerror(-r));
@@ -737,13 +746,8 @@ static void shut_down(struct segd *d, bool ready)
 
 static int first_apply(struct segd *d)
 {
-	struct capture cap;
-	FILE *log = capture_begin(&cap);
-	int r = segd_gen_apply(d->gen, log);
-	char *text = capture_end(&cap);
+	int r = apply_logged(d, "apply-failed");
 
-	forward_lines(d, text, r < 0 ? "apply-failed" : NULL, r < 0 ? 2 : 6);
-	free(text);
 	if (r == 0)
 		set_running(d, d->gen);
 	return r;
