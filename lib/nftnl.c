@@ -73,10 +73,22 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+/* Grows the batch buffer with zeroed bytes: libmnl 1.0.4 does not clear the
+ * padding after an attribute, and every byte of the batch goes to the kernel. */
+static int grow_zeroed(struct seg_nft_batch *b, size_t need)
+{
+	size_t old = b->cap;
+	int r = grow((void **)&b->buf, &b->cap, need, 1);
+
+	if (r == 0 && b->cap > old)
+		memset(b->buf + old, 0, b->cap - old);
+	return r;
+}
+
 /* Room for the next message; returns where it starts and records its op. */
 static char *msg_begin(struct seg_nft_batch *b, enum op_kind kind, uint32_t obj, uint32_t rule)
 {
-	if (grow((void **)&b->buf, &b->cap, b->len + MSG_RESERVE, 1) < 0 ||
+	if (grow_zeroed(b, b->len + MSG_RESERVE) < 0 ||
 	    grow((void **)&b->ops, &b->cap_ops, b->n_ops + 1, sizeof(*b->ops)) < 0)
 		return NULL;
 	b->ops[b->n_ops++] = (struct op){ .kind = kind, .obj = obj, .rule = rule, .offset = b->len };
