@@ -33,7 +33,7 @@
 #include "writer.h"
 
 #define WATCH_BUFFER    (8u << 20)   /* no NFLOG records lost up to ~600 kpps (testing-recipes) */
-#define WRITER_QUEUE    8192
+#define WRITER_QUEUE    4096   /* per lane: about one incident window at the journal bound (docs/incidents.md); keeps RSS under 16 MiB with journald stalled */
 #define RETRY_WATCH_S   5
 #define EXIT_NOT_OK     1
 #define EXIT_ERROR      2
