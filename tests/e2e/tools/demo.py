@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netlab  # noqa: E402
-from enforce import endpoints, svc_matches  # noqa: E402
+from enforce import conduit_probes  # noqa: E402
 
 COLOR = sys.stdout.isatty() and not os.environ.get('NO_COLOR')
 GREEN, RED, DIM, OFF = (('\033[32;1m', '\033[31;1m', '\033[2m', '\033[0m') if COLOR else ('', '', '', ''))
@@ -31,19 +31,14 @@ def flow(lab, za, zb, src, dst, proto, port, note):
 
 
 def conduit_flows(lab, model):
-    out = []
-    for c in model.conduits:
-        za, zb = lab.zone(c['from']), lab.zone(c['to'])
-        for fam in (4, 6):
-            s, d = endpoints(c['srcs'], za, fam, za), endpoints(c['dsts'], zb, fam, zb)
-            svc = next((x for x in c['services'] if x.split('/')[0] in ('tcp', 'udp')), None)
-            if not (s and d and svc):
-                continue
-            proto = svc.split('/')[0]
-            _, pl = svc_matches(svc, proto, fam)
-            out.append(flow(lab, za, zb, s[0], d[0], proto, pl[0], c['name']))
-            out.append(flow(lab, za, zb, s[0], d[0], proto, pl[0] + 1, 'port not in ' + c['name']))
-            break
+    """Each conduit's first allowed flow, and the same one port off."""
+    out, seen = [], set()
+    for c, za, zb, src, dst, proto, port in conduit_probes(lab, model):
+        if c['name'] in seen:
+            continue
+        seen.add(c['name'])
+        out.append(flow(lab, za, zb, src, dst, proto, port, c['name']))
+        out.append(flow(lab, za, zb, src, dst, proto, port + 1, 'port not in ' + c['name']))
     return out
 
 

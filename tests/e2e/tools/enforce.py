@@ -54,6 +54,22 @@ def endpoints(side, zone, fam, zd):
     return [str(netlab._representative(n)) for n in nets]
 
 
+def conduit_probes(lab, model):
+    """Per conduit and address family, one flow the conduit allows: its first
+    tcp/udp service between its first endpoints. Yields (conduit, from zone,
+    to zone, src, dst, proto, port); shared by the demo and the incident tests."""
+    for c in model.conduits:
+        za, zb = lab.zone(c['from']), lab.zone(c['to'])
+        svc = next((x for x in c['services'] if x.split('/')[0] in ('tcp', 'udp')), None)
+        for fam in (4, 6):
+            s, d = endpoints(c['srcs'], za, fam, za), endpoints(c['dsts'], zb, fam, zb)
+            if not (s and d and svc):
+                continue
+            proto = svc.split('/')[0]
+            _, pl = svc_matches(svc, proto, fam)
+            yield c, za, zb, s[0], d[0], proto, pl[0]
+
+
 def fam_of(a):
     return ipaddress.ip_address(a).version
 

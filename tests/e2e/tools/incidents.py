@@ -265,20 +265,10 @@ def cmd_plan(a):
 
 def allowed_flows(lab, model):
     """Each conduit's first tcp/udp service between its own endpoints."""
-    from enforce import endpoints, svc_matches
-    out = []
-    for c in model.conduits:
-        za, zb = lab.zone(c['from']), lab.zone(c['to'])
-        for fam in (4, 6):
-            s, d = endpoints(c['srcs'], za, fam, za), endpoints(c['dsts'], zb, fam, zb)
-            svc = next((x for x in c['services'] if x.split('/')[0] in ('tcp', 'udp')), None)
-            if not (s and d and svc):
-                continue
-            proto = svc.split('/')[0]
-            _, pl = svc_matches(svc, proto, fam)
-            out.append({'src_ns': za['hosts'][0]['ns'], 'src': s[0], 'dst': d[0], 'proto': proto,
-                        'dport': pl[0], 'conduit': c['name']})
-    return out
+    from enforce import conduit_probes
+    return [{'src_ns': za['hosts'][0]['ns'], 'src': src, 'dst': dst, 'proto': proto, 'dport': port,
+             'conduit': c['name']}
+            for c, za, zb, src, dst, proto, port in conduit_probes(lab, model)]
 
 
 def cmd_rounds(a):
