@@ -147,18 +147,22 @@ start_segd() {
 		echo "start_segd: $SEGD is missing (make)" >&2
 		return 1
 	fi
-	: >"$RUN_DIR/segd.started"
+	# A socket file that nobody listens on is what a killed segd left: remove
+	# it, so that its presence means this segd opened it (after its first
+	# apply). The table alone proves nothing: an owned table outlives its segd.
+	# Readiness is not asked over the socket: a test may freeze segd.
+	local sock="$RUN_DIR/control.sock"
+	if [ -S "$sock" ] && ! "$PY" -c 'import socket, sys
+socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).connect(sys.argv[1])' "$sock" 2>/dev/null; then
+		rm -f "$sock"
+	fi
 	ip netns exec "$LAB_GW" "$SEGD" -c "$SEGD_CONF" >"$RUN_DIR/segd.log" 2>&1 &
 	SEGD_PID=$!
-	# Ready when this segd has opened its control socket (after its first
-	# apply): the table alone proves nothing, an owned table outlives the segd
-	# that made it, and so does a socket file after SIGKILL — hence "newer than
-	# this segd's start". Not asked over the socket: a test may freeze segd.
 	for i in $(seq 150); do
-		if table_listing >/dev/null && [ "$RUN_DIR/control.sock" -nt "$RUN_DIR/segd.started" ]; then
+		segd_alive || break
+		if table_listing >/dev/null && [ -S "$sock" ]; then
 			return 0
 		fi
-		segd_alive || break
 		sleep 0.1
 	done
 	echo "start_segd: segd did not install table inet $LAB_TABLE and answer on its control socket; its output:" >&2
