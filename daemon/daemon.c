@@ -131,14 +131,15 @@ static void write_floor(struct segd *d)
 			       "starts", dir, SEGD_FLOOR_FILE, strerror(-r));
 }
 
-static void set_running(struct segd *d, struct segd_gen *g)
+/* g runs now; bytes are the configuration it was parsed from (hashed as
+ * such: the file may have changed since it was read). */
+static void set_running(struct segd *d, struct segd_gen *g, const char *bytes, size_t len)
 {
 	if (g != d->gen) {
 		segd_gen_free(d->gen);
 		d->gen = g;
 	}
-	if (seg_sha256_file(g->cfg->file, d->hash) < 0)
-		snprintf(d->hash, sizeof(d->hash), "unknown");
+	seg_sha256_hex(bytes, len, d->hash);
 	d->applied = time(NULL);
 	d->applied_day = seg_today();
 	write_floor(d);
@@ -160,7 +161,7 @@ static int reload_from(struct segd *d, const char *src, const struct segd_change
 	char *text = capture_end(&cap);
 	if (r == 0) {
 		struct segd_gen *g = c.gen;
-		set_running(d, g);
+		set_running(d, g, c.bytes, c.len);
 		d->reloads++;
 		forward_lines(d, text, NULL, 6);
 		const char *f[] = { "SEGD_CONFIG_SHA256=", NULL };
@@ -744,12 +745,12 @@ static void shut_down(struct segd *d, bool ready)
 	segd_gen_free(d->gen);
 }
 
-static int first_apply(struct segd *d)
+static int first_apply(struct segd *d, const struct segd_candidate *start)
 {
 	int r = apply_logged(d, "apply-failed");
 
 	if (r == 0)
-		set_running(d, d->gen);
+		set_running(d, d->gen, start->bytes, start->len);
 	return r;
 }
 
@@ -828,7 +829,7 @@ int segd_serve(const char *path)
 	 * rules drop from then on is seen or counted as a sequence gap */
 	if (open_watch(&d) < 0)
 		seg_writer_log(d.w, 2, "degraded", NULL, "%s", d.degraded);
-	if (open_admin(&d) < 0 || first_apply(&d) < 0)
+	if (open_admin(&d) < 0 || first_apply(&d, &start) < 0)
 		goto out;
 	start.gen = d.gen;
 	segd_admin_applied(d.admin, &start, &start_ch);
