@@ -817,10 +817,12 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 	if (get_list(c, g, what, "sources", sizeof(struct seg_prefix), SEG_MAX_ENTRIES, push_prefix, &v, &n)) {
 		cd->srcs = v;
 		cd->n_srcs = n;
+		cd->srcs_given = true;
 	}
 	if (get_list(c, g, what, "destinations", sizeof(struct seg_prefix), SEG_MAX_ENTRIES, push_prefix, &v, &n)) {
 		cd->dsts = v;
 		cd->n_dsts = n;
+		cd->dsts_given = true;
 	}
 	if (get_list(c, g, what, "services", sizeof(struct seg_service), SEG_MAX_ENTRIES, push_service, &v, &n)) {
 		cd->services = v;

@@ -95,6 +95,10 @@ struct seg_conduit {
 	size_t n_srcs;
 	struct seg_prefix *dsts;     /* n_dsts == 0: the whole 'to' zone */
 	size_t n_dsts;
+	/* The keys were written, even if entries in them could not be read: a
+	 * broken list is not "the whole zone" (validation says what is wrong
+	 * with the entries, not that the key is missing). */
+	bool srcs_given, dsts_given;
 	struct seg_service *services;
 	size_t n_services;
 	char *approval;

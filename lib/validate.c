@@ -534,11 +534,11 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 			    "\"specific\" (特定通信), not \"%s\" (rule 2) — write kind = \"specific\"; with single hosts "
 			    "and named services", c->name,
 			    is_mynumber(f) ? f->name : t->name, kind);
-		if (!c->n_srcs || !c->n_dsts)
+		if (!c->srcs_given || !c->dsts_given)
 			ERR(d, c->line, "conduit '%s': a conduit touching a mynumber zone names single hosts on "
 			    "both sides — add %s (rule 2)", c->name,
-			    !c->n_srcs && !c->n_dsts ? "'sources' and 'destinations'" :
-			    !c->n_srcs ? "'sources'" : "'destinations'");
+			    !c->srcs_given && !c->dsts_given ? "'sources' and 'destinations'" :
+			    !c->srcs_given ? "'sources'" : "'destinations'");
 		return;
 	}
 	bool lg_out = (f->kind == SEG_ZONE_LGWAN && is_outside(t)) || (is_outside(f) && t->kind == SEG_ZONE_LGWAN);
@@ -547,7 +547,7 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 		    "\"screen\" (画面転送) conduits are allowed, not \"%s\" (rule 3) — send it through a "
 		    "sanitizing relay or a screen-transfer desktop", c->name,
 		    seg_zone_kind_name(f->kind == SEG_ZONE_LGWAN ? t->kind : f->kind), kind);
-	if (lg_out && !c->n_dsts)
+	if (lg_out && !c->dsts_given)
 		ERR(d, c->line, "conduit '%s': between lgwan and %s zones 'destinations' is missing (rule 3) — "
 		    "name the relay or desktop hosts it reaches", c->name,
 		    seg_zone_kind_name(f->kind == SEG_ZONE_LGWAN ? t->kind : f->kind));

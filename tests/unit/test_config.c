@@ -426,6 +426,39 @@ START_TEST(test_expiry_boundaries)
 END_TEST
 
 /* An unusable 'expires' is one error on its own line, not also "missing". */
+/* A list whose entries are all wrong is reported for its entries, never as
+ * missing (rules 2 and 3 ask for the key, which is there). */
+START_TEST(test_broken_list_not_missing)
+{
+	static const struct { const char *zones, *conduit, *error; } t[] = {
+		{ "{ name = \"my\"; kind = \"mynumber\"; interfaces = [ \"eth1\" ]; networks = [ \"10.10.0.0/24\" ]; },\n",
+		  "kind = \"specific\"; from = \"my\"; to = \"lgwan\"; sources = [ \"10.10.0.5\" ];\n"
+		  "  destinations = [ \"lgwan\" ];", "destinations 'lgwan': not an address" },
+		{ "", "kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
+		  "  destinations = [ \"10.30.0.333\" ];", "destinations '10.30.0.333': not an address" },
+	};
+	for (int i = 0; i < N(t); i++) {
+		char *text;
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		ck_assert(asprintf(&text, "version = 1;\nzones = (\n%s"
+				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
+				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
+				   "conduits = ( { name = \"c\"; %s\n"
+				   "  services = [ \"tcp/443\" ]; approval = \"A-1\"; expires = \"2099-01-01\"; } );\n",
+				   t[i].zones, t[i].conduit) > 0);
+		ck_assert_int_eq(seg_config_load_string(text, "broken.conf", today(), &cfg, &d), -EINVAL);
+		char *all = dump(&d);
+		ck_assert_msg(has_diag(&d, SEG_SEV_ERROR, 7, t[i].error) || has_diag(&d, SEG_SEV_ERROR, 6, t[i].error),
+			      "no '%s'; got:\n%s", t[i].error, all);
+		ck_assert_msg(d.n_errors == 1, "%zu errors, expected only the entry's; got:\n%s", d.n_errors, all);
+		free(all);
+		free(text);
+		seg_diags_free(&d);
+	}
+}
+END_TEST
+
 START_TEST(test_expires_one_error)
 {
 	static const struct { const char *line; const char *error; } t[] = {
@@ -1222,6 +1255,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_detail_conduits);
 	tcase_add_test(tc, test_expiry_boundaries);
 	tcase_add_test(tc, test_expires_one_error);
+	tcase_add_test(tc, test_broken_list_not_missing);
 	tcase_add_test(tc, test_table_names);
 	tcase_add_test(tc, test_entry_lines);
 	tcase_add_loop_test(tc, test_endpoint_overlaps_pairwise, 0, 4);
