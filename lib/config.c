@@ -796,6 +796,24 @@ static void parse_expires(struct ctx *c, const config_setting_t *g, const char *
 	}
 }
 
+/* Like expires: a key that is present but unreadable becomes "" here, so
+ * that validation's "missing" means absent and each problem is said once. */
+static void parse_approval(struct ctx *c, const config_setting_t *g, const char *what, struct seg_conduit *cd)
+{
+	const config_setting_t *s = config_setting_get_member(g, "approval");
+
+	if (!s)
+		return;
+	if (!get_string(c, g, what, "approval", &cd->approval, SEG_MAX_TEXT)) {
+		if (!cd->approval && !(cd->approval = strdup("")))
+			c->d->oom = 1;
+		return;
+	}
+	if (!*cd->approval)
+		ERR(c, line_of(s), "%s: 'approval' is empty — write the reference of its approval, e.g. "
+		    "approval = \"R8-DX-014\"; (rule 4)", what);
+}
+
 static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, struct seg_conduit *cd)
 {
 	char what[64];
@@ -831,7 +849,7 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 		ERR(c, cd->line, "%s: 'services' is missing — name what may cross, e.g. services = [ \"tcp/443\" ]; "
 		    "(\"any\" must be written out)", what);
 	}
-	get_string(c, g, what, "approval", &cd->approval, SEG_MAX_TEXT);
+	parse_approval(c, g, what, cd);
 	parse_expires(c, g, what, cd);
 	get_string(c, g, what, "comment", &cd->comment, SEG_MAX_TEXT);
 }

