@@ -69,6 +69,28 @@ static void log_refusal(const struct segd_gen *g, const struct seg_nft_error *e,
 			file, e->n_failed);
 }
 
+/* What the one transaction did: only the difference is sent, so say it. */
+static void log_transaction(const struct seg_nft_stats *s, double ms, FILE *log)
+{
+	if (s->unchanged) {
+		fprintf(log, "the kernel already had exactly these rules: nothing sent (%.1f ms), generation %u",
+			ms, s->gen_after);
+		return;
+	}
+	fprintf(log, "one transaction of %zu bytes in %zu messages, %.1f ms, generation %u", s->batch_bytes,
+		s->messages, ms, s->gen_after);
+	if (s->replaced)
+		fprintf(log, " (the table was created anew)");
+	else
+		fprintf(log, " (difference: elements +%zu -%zu, rules +%zu -%zu, sets +%zu -%zu, chains +%zu -%zu)",
+			s->elems_added, s->elems_deleted, s->rules_added, s->rules_deleted, s->sets_added,
+			s->sets_deleted, s->chains_added, s->chains_deleted);
+	if (s->acks_lost)
+		fprintf(log, " (acknowledgements lost; commit confirmed by the generation)");
+	if (s->attempts > 1)
+		fprintf(log, " (read again %u times: another process committed meanwhile)", s->attempts - 1);
+}
+
 /* The daemon's one connection: every transaction goes through it so that the
  * table it owns stays changeable by segd alone. */
 static struct seg_nft_conn *daemon_conn;
@@ -91,14 +113,17 @@ int segd_gen_apply(struct segd_gen *g, FILE *log)
 		log_refusal(g, &e, log);
 		return r;
 	}
+	if (g->stats.delta_refused[0])
+		fprintf(log, "%s: warning: the kernel refused the difference (%s); the table was replaced whole "
+			"instead (allowed traffic may have seen a gap of a few packets)\n", g->cfg->file,
+			g->stats.delta_refused);
 	fprintf(log, "segd: installed table inet '%s' from '%s': %zu sets (%zu elements), %zu chains, "
-		"%zu rules; conduits: %zu installed, %zu expired (not installed), %zu without effect; "
-		"one transaction of %zu bytes in %zu messages, %.1f ms, generation %u%s%s\n",
+		"%zu rules; conduits: %zu installed, %zu expired (not installed), %zu without effect; ",
 		g->plan->table, g->cfg->file, c->sets, c->elems, c->chains, c->rules,
-		c->conduits_installed, c->conduits_expired, c->conduits_unreachable,
-		g->stats.batch_bytes, g->stats.messages, g->apply_ms, g->stats.gen_after,
-		g->stats.acks_lost ? " (acknowledgements lost; commit confirmed by the generation)" : "",
-		seg_nft_conn_owns(daemon_conn) ? "; the table is owned by this segd (flags owner, persist)" : "");
+		c->conduits_installed, c->conduits_expired, c->conduits_unreachable);
+	log_transaction(&g->stats, g->apply_ms, log);
+	fprintf(log, "%s\n", seg_nft_conn_owns(daemon_conn) ? "; the table is owned by this segd (flags owner, "
+		"persist)" : "");
 	return 0;
 }
 

@@ -1,13 +1,15 @@
 /*
- * nftnl.h - the plan as ONE netlink transaction (libnftnl/libmnl live only in
- * nftnl.c).
+ * nftnl.h - the plan in the kernel, by ONE netlink transaction (libnftnl and
+ * libmnl live only in the nft_*.c files behind this header; nft_int.h).
  *
- * The batch is BEGIN, NEWTABLE, DELTABLE, NEWTABLE, chains, sets with their
- * elements, rules, END: the previous version of the table goes and the new one
- * comes in the same commit, so the kernel holds one or the other, never a mix
- * and never none. Only the last message asks for an ACK; errors are always
- * answered, with the extended ACK, and each sequence number maps back to the
- * plan element and its configuration line.
+ * An apply reads the kernel's table and sends only the difference: the table
+ * and its base chains are created once and stay, set elements and rules are
+ * added and deleted, what is kept keeps its counters (nft_apply.c says why
+ * and in which order). The kernel holds the old rules or the new ones, never
+ * a mix and never none, and a packet that both allow is never dropped for the
+ * change. Only the last message asks for an ACK; errors are always answered,
+ * with the extended ACK, and each sequence number maps back to the plan
+ * element and its configuration line.
  *
  * Library code: nothing is printed; failures come back in struct seg_nft_error.
  */
@@ -29,10 +31,17 @@ struct seg_nft_error {
 };
 
 struct seg_nft_stats {
-	size_t batch_bytes;       /* bytes sent in the one sendmsg */
+	size_t batch_bytes;       /* bytes sent in the one sendmsg; 0 when nothing was sent */
 	size_t messages;          /* netlink messages in the batch, BEGIN/END included */
 	uint32_t gen_before, gen_after;
 	bool acks_lost;           /* ENOBUFS while reading replies: settled by the generation */
+	bool unchanged;           /* the kernel's table was the plan already: nothing sent */
+	bool replaced;            /* the table was deleted and created again (persist changed,
+				   * or the kernel refused the difference: delta_refused says why) */
+	unsigned attempts;        /* reads of the table (another commit came between: ERESTART) */
+	size_t elems_added, elems_deleted, rules_added, rules_deleted;
+	size_t sets_added, sets_deleted, chains_added, chains_deleted;
+	char delta_refused[800];
 };
 
 /* A built batch (exposed for the round-trip tests). */
@@ -66,7 +75,8 @@ struct seg_nft_replies {
  * parsing, exposed for the fuzzer (fuzz/fuzz_netlink.c) and tests. */
 void seg_nft_replies_take(struct seg_nft_replies *rp, const void *buf, size_t len);
 
-/* Builds and commits the plan. 0 when the kernel committed it; -errno
+/* Makes table inet <plan->table> what the plan says, by difference. 0 when
+ * the kernel committed it (or had it already: stats->unchanged); -errno
  * otherwise, with err filled (the previous ruleset is then untouched). */
 int seg_nft_apply(const struct seg_plan *plan, struct seg_nft_stats *stats, struct seg_nft_error *err);
 
@@ -80,6 +90,8 @@ struct seg_nft_conn;
 int seg_nft_conn_open(bool own, struct seg_nft_conn **ret);
 void seg_nft_conn_close(struct seg_nft_conn *c);
 bool seg_nft_conn_owns(const struct seg_nft_conn *c);
+/* Its netlink port id: the NEWGEN event of a commit names the committer's. */
+uint32_t seg_nft_conn_portid(const struct seg_nft_conn *c);
 /* seg_nft_apply through the connection. */
 int seg_nft_conn_apply(struct seg_nft_conn *c, const struct seg_plan *plan, struct seg_nft_stats *stats,
 		       struct seg_nft_error *err);
