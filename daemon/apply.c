@@ -73,7 +73,7 @@ static void log_refusal(const struct segd_gen *g, const struct seg_nft_error *e,
 static void log_transaction(const struct seg_nft_stats *s, double ms, FILE *log)
 {
 	if (s->unchanged) {
-		fprintf(log, "the kernel already had exactly these rules: nothing sent (%.1f ms), generation %u",
+		fprintf(log, "the kernel already had exactly these rules: nothing sent, %.1f ms, generation %u",
 			ms, s->gen_after);
 		return;
 	}

@@ -13,8 +13,9 @@
  *             with the reply's header reversed -> accept
  *             ICMP errors of such connections  -> accept
  *             otherwise                        -> drop "D"
- *   input:    iifname vmap @izones             (zoned iif -> goto in.<z>;
- *             unzoned iif: policy accept, the host's firewall governs)
+ *   input:    iifname vmap @izones             (zoned iif -> goto in.<z>)
+ *             unzoned iif                      -> counter accept (the host's
+ *             firewall governs; a rule, never the chain's policy)
  *   in.<z>:   ICMPv6 neighbour discovery       -> accept
  *             source outside zone z            -> drop "S"
  *             replies of the gateway's own connections -> accept
@@ -1014,7 +1015,10 @@ static int add_base_rules(struct cctx *c, int32_t izones, int32_t pairs)
 			return -ENOMEM;
 		cond_lookup(r, SEG_C_VMAP, (uint32_t)izones, false, f1, 1);
 	}
-	return 0;
+	/* unzoned interfaces: the host's firewall governs. Said by a counted
+	 * rule, not by the policy: a base chain's policy is accept until the
+	 * commit that creates it has finished, so no verdict rests on one. */
+	return add_rule(c->plan, 1, SEG_A_COUNT_ACCEPT, 0) ? 0 : -ENOMEM;
 }
 
 struct tables {

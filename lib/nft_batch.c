@@ -549,18 +549,23 @@ static int lin_cond(struct lin *l, const struct seg_plan *p, const struct seg_pl
 	return -EINVAL;
 }
 
+static int add_counter(struct nftnl_rule *r)
+{
+	struct nftnl_expr *ctr = nftnl_expr_alloc("counter");
+
+	if (ctr) {
+		nftnl_expr_set_u64(ctr, NFTNL_EXPR_CTR_PACKETS, 0);
+		nftnl_expr_set_u64(ctr, NFTNL_EXPR_CTR_BYTES, 0);
+	}
+	return add_expr(r, ctr);
+}
+
 static int lin_drop(struct lin *l, const struct seg_plan *p, const struct seg_plan_rule *rule)
 {
-	struct nftnl_expr *ctr = nftnl_expr_alloc("counter"), *log = nftnl_expr_alloc("log");
+	struct nftnl_expr *log;
 
-	if (!ctr || !log) {
-		nftnl_expr_free(ctr);
-		nftnl_expr_free(log);
+	if (add_counter(l->r) < 0 || !(log = nftnl_expr_alloc("log")))
 		return -ENOMEM;
-	}
-	nftnl_expr_set_u64(ctr, NFTNL_EXPR_CTR_PACKETS, 0);
-	nftnl_expr_set_u64(ctr, NFTNL_EXPR_CTR_BYTES, 0);
-	nftnl_rule_add_expr(l->r, ctr);
 	nftnl_expr_set_str(log, NFTNL_EXPR_LOG_PREFIX, rule->log_prefix);
 	nftnl_expr_set_u16(log, NFTNL_EXPR_LOG_GROUP, p->log_group);
 	nftnl_rule_add_expr(l->r, log);
@@ -583,7 +588,9 @@ int seg_nftb_rule(struct seg_nft_batch *b, const struct seg_plan *p, uint32_t ci
 	}
 	for (size_t i = 0; i < rule->n_c && r == 0; i++)
 		r = lin_cond(&l, p, &rule->c[i]);
-	if (r == 0 && rule->action == SEG_A_ACCEPT)
+	if (r == 0 && rule->action == SEG_A_COUNT_ACCEPT)
+		r = add_counter(l.r);
+	if (r == 0 && (rule->action == SEG_A_ACCEPT || rule->action == SEG_A_COUNT_ACCEPT))
 		r = e_verdict(l.r, NF_ACCEPT);
 	else if (r == 0 && rule->action == SEG_A_DROP)
 		r = lin_drop(&l, p, rule);

@@ -190,6 +190,8 @@ void seg_plan_format_rule(const struct seg_plan *plan, const struct seg_plan_rul
 	const char *sep = r->n_c ? " " : "";
 	if (r->action == SEG_A_ACCEPT)
 		sb_add(&b, "%saccept", sep);
+	else if (r->action == SEG_A_COUNT_ACCEPT)
+		sb_add(&b, "%scounter accept", sep);
 	else if (r->action == SEG_A_DROP)
 		sb_add(&b, "%scounter log prefix \"%s\" group %u drop", sep, r->log_prefix,
 		       (unsigned)plan->log_group);

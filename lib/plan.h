@@ -100,6 +100,7 @@ enum seg_plan_action {
 	SEG_A_NONE,           /* the verdict comes from a verdict map */
 	SEG_A_ACCEPT,
 	SEG_A_DROP,           /* counter, log prefix .. group .., drop */
+	SEG_A_COUNT_ACCEPT,   /* counter accept: a base chain's last word (never its policy) */
 };
 
 #define SEG_PLAN_MAX_CONDS 3
