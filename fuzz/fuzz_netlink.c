@@ -2,7 +2,7 @@
  * fuzz_netlink.c - what segd reads back from the kernel over netlink.
  *
  * The input is one datagram of netlink messages as a socket would deliver
- * it. It goes through both readers of lib/nftnl.c:
+ * it. It goes through both readers of lib/nft_sock.c (the ACK reader) and lib/nft_read.c (the dump reader):
  *  - seg_nft_replies_take(): the ACKs and refusals (with extended-ACK
  *    attributes) of a batch; a refusal is then mapped back to the plan with
  *    seg_nft_batch_describe(), as seg_nft_apply() does (the sequence number

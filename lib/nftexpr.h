@@ -1,6 +1,6 @@
 /*
  * nftexpr.h - the nftables expression builders of the netlink backend
- * (nftnl.c), shared with the tracing table of trace.c so that both build
+ * (nft_batch.c), shared with the tracing table of trace.c so that both build
  * rules the same way. Each appends one expression to r; 0 or -ENOMEM.
  * Only for files that already include libnftnl.
  */

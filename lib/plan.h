@@ -2,7 +2,7 @@
  * plan.h - the compiled ruleset: the one description of what segd installs.
  *
  * compile.c builds a plan from a validated configuration and its zone map;
- * nft_text.c renders it as `nft -f` text (segctl rules) and nftnl.c as one
+ *  nft_text.c renders it as `nft -f` text (segctl rules) and nft_batch.c as
  * netlink batch. Both renderers walk the same typed description (sets with
  * their elements, chains with rules made of a few typed conditions and one
  * action), so the printed ruleset and the installed one cannot drift apart.

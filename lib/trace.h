@@ -14,7 +14,7 @@
  * created it closes, so even a SIGKILLed segctl leaves no tracing behind.
  * seg_trace_stop() deletes it explicitly as well.
  *
- * This file and nftnl.c are the two that include libnftnl/libmnl: tracing
+ * This file and the nft_*.c backend include libnftnl/libmnl: tracing
  * is a separate netlink conversation (an own table, a multicast group) with
  * nothing to share with the plan's batch.
  */

@@ -1,13 +1,14 @@
 /*
  * udpsend.c - UDP packet blaster of the benchmarks (tools/bench.sh).
  *
- *   udpsend DST PORT [-t SECONDS | -n PACKETS] [-s PAYLOAD] [-p SPREAD] [-S SEED]
+ *   udpsend DST PORT [-t SECONDS | -n PACKETS] [-s PAYLOAD] [-p SPREAD] [-S SEED] [-b SRC]
  *
  * Sends PAYLOAD-byte UDP datagrams (default 18: a 64-byte Ethernet frame with
  * FCS) to DST:PORT as fast as sendmmsg() goes, for SECONDS or until PACKETS
  * were accepted by the kernel. With -p SPREAD the destination port of each
  * datagram is PORT + a seeded pseudo-random offset in [0, SPREAD), so that a
- * flood is many flows (incident aggregation is per flow). Prints one line:
+ * flood is many flows (incident aggregation is per flow); -b binds the source
+ * address (a host with several). Prints one line:
  * "sent N packets in T s (R pps)". Pin it with taskset; it never sleeps.
  *
  *   cc -O2 -std=gnu11 -D_GNU_SOURCE -o build/bench/udpsend tools/bench/udpsend.c
@@ -26,7 +27,7 @@
 #define BATCH 64
 
 struct opts {
-	const char *dst;
+	const char *dst, *src;
 	unsigned port, spread, seed, payload;
 	double seconds;
 	unsigned long long count;
@@ -54,13 +55,14 @@ static int parse(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .payload = 18, .seed = 1, .seconds = 0, .count = 0 };
-	while ((c = getopt(argc, argv, "t:n:s:p:S:")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:s:p:S:b:")) != -1) {
 		switch (c) {
 		case 't': o->seconds = atof(optarg); break;
 		case 'n': o->count = strtoull(optarg, NULL, 10); break;
 		case 's': o->payload = (unsigned)atoi(optarg); break;
 		case 'p': o->spread = (unsigned)atoi(optarg); break;
 		case 'S': o->seed = (unsigned)atoi(optarg) | 1u; break;
+		case 'b': o->src = optarg; break;
 		default: return -1;
 		}
 	}
@@ -69,6 +71,18 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->dst = argv[optind];
 	o->port = (unsigned)atoi(argv[optind + 1]);
 	return o->port > 0 && o->port + o->spread <= 65536 ? 0 : -1;
+}
+
+static int bind_source(int fd, const char *src, int family)
+{
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST }, *ai;
+	int r;
+
+	if (getaddrinfo(src, "0", &hints, &ai) != 0)
+		return -1;
+	r = bind(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return r;
 }
 
 static int open_socket(const struct opts *o, struct sockaddr_storage *sa, socklen_t *salen)
@@ -83,6 +97,10 @@ static int open_socket(const struct opts *o, struct sockaddr_storage *sa, sockle
 	memcpy(sa, ai->ai_addr, ai->ai_addrlen);
 	*salen = ai->ai_addrlen;
 	freeaddrinfo(ai);
+	if (fd >= 0 && o->src && bind_source(fd, o->src, sa->ss_family) < 0) {
+		close(fd);
+		return -1;
+	}
 	if (fd >= 0 && !o->spread && connect(fd, (struct sockaddr *)sa, *salen) < 0) {
 		close(fd);
 		return -1;
@@ -110,7 +128,7 @@ int main(int argc, char **argv)
 	uint32_t rnd;
 
 	if (parse(argc, argv, &o) < 0) {
-		fprintf(stderr, "usage: udpsend DST PORT [-t SECONDS | -n PACKETS] [-s PAYLOAD] [-p SPREAD] [-S SEED]\n");
+		fprintf(stderr, "usage: udpsend DST PORT [-t SECONDS | -n PACKETS] [-s PAYLOAD] [-p SPREAD] [-S SEED] [-b SRC]\n");
 		return 2;
 	}
 	int fd = open_socket(&o, &sa, &salen);

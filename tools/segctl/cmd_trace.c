@@ -37,7 +37,7 @@
 
 #define MAX_STEPS   24      /* events of one packet kept (segd's path is 2-3) */
 #define MAX_OPEN    64      /* packets in flight at once */
-#define SEGD_PRIO   0       /* segd's filter chains (nftnl.c) */
+#define SEGD_PRIO   0       /* segd's filter chains (nft_batch.c) */
 
 static volatile sig_atomic_t stop_flag;
 
