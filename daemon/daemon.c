@@ -699,6 +699,7 @@ static int start_parts(struct segd *d)
 		seg_loop_add(d->loop, d->wdfd, EPOLLIN, on_watchdog, d);
 	if ((r = seg_nftmon_open(d->gen->plan->table, on_tamper, d, &d->mon)) < 0)
 		return r;
+	seg_nftmon_own_port(d->mon, seg_nft_conn_portid(d->nft));
 	seg_loop_add(d->loop, seg_nftmon_fd(d->mon), EPOLLIN, on_mon, d);
 	uint64_t last = 0;
 	seg_spool_last_id(d->gen->cfg->settings.spool, &last);

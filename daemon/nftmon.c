@@ -34,6 +34,7 @@ struct seg_nftmon {
 	bool table_deleted;
 	char what[WHAT_MAX];
 	uint32_t gen;
+	uint32_t own_port;       /* segd's table connection; 0: none */
 	char *buf;
 };
 
@@ -140,7 +141,7 @@ static void describe(struct seg_nftmon *m)
 		snprintf(m->what + len, WHAT_MAX - len, "; and %zu more changes", m->n_changes - listed);
 }
 
-static void end_transaction(struct seg_nftmon *m, const struct attrs *at)
+static void end_transaction(struct seg_nftmon *m, const struct attrs *at, uint32_t port)
 {
 	const struct nlattr *pid = at->a[NFTA_GEN_PROC_PID], *id = at->a[NFTA_GEN_ID];
 	const char *name = attr_str(at->a[NFTA_GEN_PROC_NAME]);
@@ -149,7 +150,8 @@ static void end_transaction(struct seg_nftmon *m, const struct attrs *at)
 
 	if (id && mnl_attr_validate(id, MNL_TYPE_U32) == 0)
 		m->gen = ntohl(mnl_attr_get_u32(id));
-	if (m->n_changes && who != (uint32_t)getpid()) {
+	bool own = who == (uint32_t)getpid() || (m->own_port && port == m->own_port);
+	if (m->n_changes && !own) {
 		describe(m);
 		snprintf(by, sizeof(by), "%s (pid %u)", name ? name : "unknown process", who);
 		m->fn(m->what, by, 0, m->ctx);
@@ -169,7 +171,7 @@ static int on_event(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*g), take_attr, &at);
 	if (type == NFT_MSG_NEWGEN) {
-		end_transaction(m, &at);
+		end_transaction(m, &at, nlh->nlmsg_pid);
 		return MNL_CB_OK;
 	}
 	const char *table = attr_str(at.a[1]);
@@ -239,6 +241,11 @@ int seg_nftmon_dispatch(struct seg_nftmon *m)
 		mnl_cb_run(m->buf, (size_t)n, 0, 0, on_event, m);
 	}
 	return 0;
+}
+
+void seg_nftmon_own_port(struct seg_nftmon *m, uint32_t portid)
+{
+	m->own_port = portid;
 }
 
 uint32_t seg_nftmon_generation(const struct seg_nftmon *m)

@@ -3,8 +3,10 @@
  * segd's table that were committed by another process.
  *
  * The kernel ends every transaction with a NEWGEN event carrying the
- * committing process's pid; events for our table seen since the previous
- * NEWGEN are attributed to it. Our own commits (our pid) are ignored.
+ * committing process's pid (and, as the message's nlmsg_pid, the netlink
+ * port id of the committing socket); events for our table seen since the
+ * previous NEWGEN are attributed to it. Our own commits (our pid, or the
+ * port id of segd's table connection) are ignored.
  */
 #ifndef SEGD_NFTMON_H
 #define SEGD_NFTMON_H
@@ -23,6 +25,8 @@ void seg_nftmon_close(struct seg_nftmon *m);
 int seg_nftmon_fd(const struct seg_nftmon *m);
 /* Reads pending events without blocking. */
 int seg_nftmon_dispatch(struct seg_nftmon *m);
+/* The port id of segd's own netlink connection: its commits are not tamper. */
+void seg_nftmon_own_port(struct seg_nftmon *m, uint32_t portid);
 /* The last generation id the kernel announced (0 before any). */
 uint32_t seg_nftmon_generation(const struct seg_nftmon *m);
 

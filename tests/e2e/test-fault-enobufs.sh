@@ -42,7 +42,9 @@ while i + 4 <= len(d):
     ln, t = struct.unpack("=HH", d[i:i + 4])
     if t == 1: print(struct.unpack("!I", d[i + 4:i + 8])[0]); break
     i += (ln + 3) & ~3'; }
-with_fault() { SEGD_FAULT_ENOBUFS=16384 LD_PRELOAD="$RUN_DIR/enobufs.so" "$@"; }
+# 256 bytes: every transaction (a re-apply sends only its difference, a few
+# hundred bytes) but no request (GETGEN, the dumps' GETs are under 100)
+with_fault() { SEGD_FAULT_ENOBUFS=256 LD_PRELOAD="$RUN_DIR/enobufs.so" "$@"; }
 
 heading "A. the kernel refuses the batch, its answers are lost"
 ip netns exec "$LAB_GW" "$PY" "$TOOLS/faults.py" hold-table "$LAB_TABLE" >"$RUN_DIR/holder.out" 2>&1 &

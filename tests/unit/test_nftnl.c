@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "config.h"
 #include "nftnl.h"
+#include "nft_int.h"
 #include "plan.h"
 #include "suites.h"
 #include "zonemap.h"
@@ -393,6 +394,100 @@ START_TEST(test_verify_many)
 }
 END_TEST
 
+/* The difference each tampering needs to be undone (tampers[] order): what
+ * the delta adds and deletes, and nothing else; never the table or a base
+ * chain deleted. live's batch plays the kernel's table. */
+struct want_delta {
+	size_t ea, ed, ra, rd, sa, sd;
+	bool unchanged, chain_update, whole;
+};
+static const struct want_delta deltas[] = {
+	{ .unchanged = true },                    /* none */
+	{ .ra = 1 },                              /* rule deleted from the kernel */
+	{ .rd = 1 },                              /* rule added to the kernel */
+	{ .chain_update = true },                 /* policy */
+	{ .ea = 3 },                              /* elements deleted */
+	{ .ed = 3 },                              /* elements added */
+	{ .sa = 1, .sd = 1 },                     /* set counters: re-created, rules with it */
+	{ .ea = 1, .ed = 1 },                     /* vmap target */
+	{ .whole = true },                        /* table missing */
+};
+
+static void check_delta_msgs(const struct seg_nft_batch *b)
+{
+	size_t len;
+	const void *buf = seg_nft_batch_data(b, &len);
+	int rest = (int)len;
+
+	for (const struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest)) {
+		uint16_t type = nlh->nlmsg_type & 0xff;
+		ck_assert_uint_ne(type, NFT_MSG_DELTABLE);
+		if (type == NFT_MSG_DELCHAIN) {
+			struct nftnl_chain *c = nftnl_chain_alloc();
+			ck_assert_int_eq(nftnl_chain_nlmsg_parse(nlh, c), 0);
+			ck_assert_str_ne(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), "forward");
+			ck_assert_str_ne(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), "input");
+			nftnl_chain_free(c);
+		}
+	}
+}
+
+START_TEST(test_delta)
+{
+	const struct tamper *t = &tampers[_i];
+	const struct want_delta *x = &deltas[_i];
+	struct fixture want, live;
+	struct vtable w = { 0 }, h = { 0 };
+	struct seg_nft_stats st = { 0 };
+	struct seg_nft_batch *b = NULL;
+	size_t len;
+
+	ck_assert_uint_eq(N(deltas), N(tampers));
+	setup_fixture(&want, configs[1]);
+	setup_fixture(&live, configs[1]);
+	struct fixture *victim = t->on_want ? &want : &live;
+	size_t n_rules = victim->plan->chains[0].n_rules;
+	int ci = set_index(victim->plan, "c");
+	size_t n_elems = victim->plan->sets[ci].n_elems;
+	t->apply(victim->plan);
+	seg_nft_batch_free(live.batch);
+	ck_assert_int_eq(seg_nft_batch_build(live.plan, &live.batch), 0);
+	w.name = h.name = want.plan->table;
+	ck_assert_int_eq(seg_vt_from_plan(want.plan, &w), 0);
+	const void *buf = seg_nft_batch_data(live.batch, &len);
+	ck_assert_int_eq(seg_vt_take_msgs(&h, buf, len), 0);
+	ck_assert_int_eq(seg_nft_delta_build(want.plan, &w, &h, 0, &st, &b), 0);
+	ck_assert_int_eq(st.unchanged, x->unchanged);
+	check_delta_msgs(b);
+	if (x->whole) {
+		ck_assert_uint_eq(st.sets_added, want.plan->n_sets);
+		ck_assert_uint_eq(st.chains_added, want.plan->n_chains);
+	} else {
+		ck_assert_uint_eq(st.elems_added, x->ea + (x->sa ? want.plan->sets[ci].n_elems : 0));
+		ck_assert_uint_eq(st.elems_deleted, x->ed);
+		ck_assert_uint_eq(st.sets_added, x->sa);
+		ck_assert_uint_eq(st.sets_deleted, x->sd);
+		ck_assert_uint_eq(st.chains_added + st.chains_deleted, 0);
+		if (x->sa) {                       /* the rules that look the set up go and come back */
+			ck_assert_uint_gt(st.rules_added, 0);
+			ck_assert_uint_eq(st.rules_added, st.rules_deleted);
+		} else {
+			ck_assert_uint_eq(st.rules_added, x->ra);
+			ck_assert_uint_eq(st.rules_deleted, x->rd);
+		}
+		if (x->chain_update)               /* BEGIN, NEWCHAIN (policy), END */
+			ck_assert_uint_eq(seg_nft_batch_messages(b), 3);
+	}
+	seg_nft_batch_free(b);
+	seg_vt_free(&w);
+	seg_vt_free(&h);
+	victim->plan->chains[0].n_rules = n_rules;
+	victim->plan->sets[ci].n_elems = n_elems;
+	teardown_fixture(&want);
+	teardown_fixture(&live);
+}
+END_TEST
+
 Suite *nftnl_suite(void)
 {
 	Suite *s = suite_create("nftnl");
@@ -402,6 +497,7 @@ Suite *nftnl_suite(void)
 	tcase_add_test(tc, test_error_mapping);
 	tcase_add_loop_test(tc, test_verify_messages, 0, N(tampers));
 	tcase_add_test(tc, test_verify_many);
+	tcase_add_loop_test(tc, test_delta, 0, N(tampers));
 	suite_add_tcase(s, tc);
 	return s;
 }
