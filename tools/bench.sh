@@ -107,11 +107,29 @@ prepare() {
 bench_install() {
 	local n=$1 i j out="$RUN/inst$1" goal_t="" goal_m=""
 	local inst=() ms=() ready=() restores=() re=() rems=() hwm=() hwmf=() steady=() nft=() nftre=() nftkb=() nftrekb=()
+	local extra=() chs=() chms=() tas=() tams=()
 	say "install: $n entries ($RUNS runs)"
+	if [ "$n" = 100000 ]; then
+		# the same file with its first conduit dropped: a re-apply of one changed conduit
+		local first
+		first=$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import libconf
+print(libconf.loads(open(sys.argv[2], encoding="utf-8").read())["conduits"][0]["name"])' \
+			"$TOP/tests/e2e/tools" "$RUN/e$n.conf")
+		"$PY" "$TOP/tests/e2e/tools/lab.py" drop-conduit "$RUN/e$n.conf" "$RUN/e$n.b.conf" "$first" ||
+			die "one conduit changed"
+		extra=(--change "$RUN/e$n.run.conf" --tamper "$TABLE")
+	fi
 	for ((i = 0; i < RUNS; i++)); do
 		ip netns add "${P}inst"
-		"$PY" "$BT/segdrun.py" "${P}inst" "$SEGD" "$RUN/e$n.conf" --reapply 1 --cpu 1 >"$out.json" ||
-			die "segd run, $n entries"
+		# segdrun copies --change over the file it runs: give it copies
+		cp "$RUN/e$n.conf" "$RUN/e$n.run.conf"
+		[ ${#extra[@]} -gt 0 ] && cp "$RUN/e$n.b.conf" "$RUN/e$n.run.conf.b" && extra[1]="$RUN/e$n.run.conf.b"
+		"$PY" "$BT/segdrun.py" "${P}inst" "$SEGD" "$RUN/e$n.run.conf" --reapply 1 --cpu 1 "${extra[@]}" \
+			>"$out.json" || die "segd run, $n entries"
+		if [ ${#extra[@]} -gt 0 ]; then
+			chs+=("$(jget "$out.json" change_s)") chms+=("$(jget "$out.json" change_ms)")
+			tas+=("$(jget "$out.json" tamper_s)") tams+=("$(jget "$out.json" tamper_ms)")
+		fi
 		ip netns del "${P}inst"
 		inst+=("$(jget "$out.json" installed_s)") ms+=("$(jget "$out.json" apply_ms)")
 		ready+=("$(jget "$out.json" ready_s)") re+=("$(jget "$out.json" reapply_s)")
@@ -132,6 +150,12 @@ bench_install() {
 	row "install $n: segd netlink transaction (logged)" s "$(ms_to_s "${ms[*]}")" "nft -f (fresh)" "${nft[*]}" ""
 	row "re-apply $n: segd SIGHUP->READY" s "${re[*]}" "nft -f (replace)" "${nftre[*]}" "$goal_t"
 	row "re-apply $n: segd transaction (logged)" s "$(ms_to_s "${rems[*]}")" "nft -f (replace)" "${nftre[*]}" ""
+	if [ ${#chs[@]} -gt 0 ]; then
+		row "re-apply $n, one conduit changed: SIGHUP->READY" s "${chs[*]}" "nft -f (replace)" "${nftre[*]}" "fig<=0.05"
+		row "re-apply $n, one conduit changed: transaction" s "$(ms_to_s "${chms[*]}")" "nft -f (replace)" "${nftre[*]}" "fig<=0.01"
+		row "tamper restore $n, one element deleted: deletion->restored" s "${tas[*]}" "nft -f (replace)" "${nftre[*]}" ""
+		row "tamper restore $n, one element deleted: transaction" s "$(ms_to_s "${tams[*]}")" "nft -f (replace)" "${nftre[*]}" "fig<=0.01"
+	fi
 	row "peak RSS $n: segd VmHWM after install" KiB "${hwm[*]}" "nft -f (fresh) maxrss" "${nftkb[*]}" "$goal_m"
 	row "peak RSS $n: segd VmHWM after re-apply" KiB "${hwmf[*]}" "nft -f (replace) maxrss" "${nftrekb[*]}" "$goal_m"
 	if [ "$n" = 100000 ]; then

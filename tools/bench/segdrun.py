@@ -2,6 +2,7 @@
 """segdrun.py - one timed life of segd (tools/bench.sh).
 
   segdrun.py NETNS SEGD CONFIG [--reapply K] [--settle S] [--cpu C]
+             [--change FILE] [--tamper TABLE]
 
 Starts `ip netns exec NETNS SEGD -c CONFIG` (pinned to CPU C) with
 NOTIFY_SOCKET pointing at a datagram socket of ours, and prints one JSON
@@ -15,6 +16,11 @@ object:
   reapply_s     per SIGHUP: signal -> READY=1 after RELOADING=1
   reapply_ms    per SIGHUP: the transaction time segd logs
   hwm_final_kb  VmHWM after the re-applies
+  change_s, change_ms   with --change: FILE (CONFIG with one conduit changed)
+                copied over CONFIG, SIGHUP -> READY=1, and the transaction
+  tamper_s, tamper_ms   with --tamper: one element of a conduit set of
+                TABLE deleted with nft; the deletion -> segd's restore
+                logged, and the restore's transaction
 then stops segd with SIGTERM (its table stays: the caller removes it).
 """
 import argparse
@@ -115,6 +121,27 @@ class Segd:
         os.rmdir(self.dir)
 
 
+def one_element(netns, table):
+    """(set, element) of the first conduit set with an exact element."""
+    out = subprocess.run(['ip', 'netns', 'exec', netns, 'nft', 'list', 'table', 'inet', table],
+                         check=True, capture_output=True, text=True).stdout
+    cur, inside = None, False
+    for line in out.splitlines():
+        m = re.match(r'\s*set (c[46]p\S*) \{', line)
+        if m:
+            cur, inside = m.group(1), False
+        elif cur and 'elements = {' in line:
+            inside = True
+            line = line.split('{', 1)[1]
+        if cur and inside and line.strip():
+            e = line.strip().rstrip(',').rstrip('}').strip().split(', ')[0]
+            if e and '-' not in e and '/' not in e and 'counter' not in e:
+                return cur, e.split(' counter')[0]
+            if e and ' counter ' in e:
+                return cur, e.split(' counter ')[0]
+    sys.exit('segdrun: no conduit set element in table inet %s' % table)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('netns')
@@ -123,6 +150,8 @@ def main():
     p.add_argument('--reapply', type=int, default=0)
     p.add_argument('--settle', type=float, default=1.0)
     p.add_argument('--cpu', type=int)
+    p.add_argument('--change')
+    p.add_argument('--tamper')
     a = p.parse_args()
     s = Segd(a)
     try:
@@ -142,6 +171,24 @@ def main():
             t_r, _ = s.wait_for('READY')
             r['reapply_s'].append(t_r - t)
             r['reapply_ms'].append(ms)
+            s.drain(a.settle)
+        if a.change:
+            with open(a.change, 'rb') as src, open(a.config + '.tmp', 'wb') as dst:
+                dst.write(src.read())
+            os.rename(a.config + '.tmp', a.config)
+            t = time.monotonic()
+            s.p.send_signal(signal.SIGHUP)
+            _, r['change_ms'] = s.wait_for('APPLY')
+            t_r, _ = s.wait_for('READY')
+            r['change_s'] = t_r - t
+            s.drain(a.settle)
+        if a.tamper:
+            elem = one_element(a.netns, a.tamper)
+            t = time.monotonic()
+            subprocess.run(['ip', 'netns', 'exec', a.netns, 'nft', 'delete', 'element', 'inet', a.tamper,
+                            elem[0], '{ %s }' % elem[1]], check=True)
+            t_a, r['tamper_ms'] = s.wait_for('APPLY')
+            r['tamper_s'] = t_a - t
             s.drain(a.settle)
         r['hwm_final_kb'] = vm(s.p.pid, 'VmHWM')
         r['pid'] = s.p.pid
