@@ -77,8 +77,8 @@ static void log_transaction(const struct seg_nft_stats *s, double ms, FILE *log)
 			ms, s->gen_after);
 		return;
 	}
-	fprintf(log, "one transaction of %zu bytes in %zu messages, %.1f ms, generation %u", s->batch_bytes,
-		s->messages, ms, s->gen_after);
+	fprintf(log, "one transaction of %zu bytes in %zu messages, %.1f ms (commit %.1f ms), generation %u",
+		s->batch_bytes, s->messages, ms, s->commit_ms, s->gen_after);
 	if (s->replaced)
 		fprintf(log, " (the table was created anew)");
 	else

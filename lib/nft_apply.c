@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -410,6 +411,14 @@ int seg_nft_delta_build(const struct seg_plan *plan, struct vtable *want, const 
 
 /* ---- applying ---- */
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static int failed(struct seg_nft_error *err, int r, const char *what)
 {
 	seg_nft_fill_error(err, r, NULL);
@@ -442,7 +451,9 @@ static int attempt(struct mnl_socket *nl, uint32_t flags_after, const struct seg
 	if (!st->unchanged) {
 		st->batch_bytes = b->len;
 		st->messages = b->n_ops;
+		double t0 = now_ms();
 		r = seg_nft_send(nl, b, plan, st, err);
+		st->commit_ms = now_ms() - t0;
 	}
 	seg_nft_batch_free(b);
 	return r;
@@ -467,7 +478,9 @@ static int replace_after_refusal(struct mnl_socket *nl, uint32_t flags_after, co
 	st->replaced = true;
 	st->batch_bytes = b->len;
 	st->messages = b->n_ops;
+	double t0 = now_ms();
 	r = seg_nft_send(nl, b, plan, st, err);
+	st->commit_ms = now_ms() - t0;
 	seg_nft_batch_free(b);
 	return r;
 }

@@ -38,6 +38,7 @@ struct seg_nft_stats {
 	bool unchanged;           /* the kernel's table was the plan already: nothing sent */
 	bool replaced;            /* the table was deleted and created again (persist changed,
 				   * or the kernel refused the difference: delta_refused says why) */
+	double commit_ms;         /* the one sendmsg and its answers: the kernel's part */
 	unsigned attempts;        /* reads of the table (another commit came between: ERESTART) */
 	size_t elems_added, elems_deleted, rules_added, rules_deleted;
 	size_t sets_added, sets_deleted, chains_added, chains_deleted;

@@ -16,6 +16,7 @@ object:
   reapply_s     per SIGHUP: signal -> READY=1 after RELOADING=1
   reapply_ms    per SIGHUP: the transaction time segd logs
   hwm_final_kb  VmHWM after the re-applies
+  *_commit_ms   the kernel's part of that apply (sendmsg and answers)
   change_s, change_ms   with --change: FILE (CONFIG with one conduit changed)
                 copied over CONFIG, SIGHUP -> READY=1, and the transaction
   tamper_s, tamper_ms   with --tamper: one element of a conduit set of
@@ -35,7 +36,8 @@ import sys
 import tempfile
 import time
 
-APPLY = re.compile(r'installed table .* ([0-9.]+) ms, generation')
+# the whole apply (read the table, compare, send) and the commit alone
+APPLY = re.compile(r'installed table .* ([0-9.]+) ms(?: \(commit ([0-9.]+) ms\))?, generation')
 
 
 def vm(pid, key):
@@ -53,6 +55,8 @@ class Segd:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.sock_path)
         env = dict(os.environ, NOTIFY_SOCKET=self.sock_path)
+        if a.tamper:            # an owned table cannot be tampered with at all
+            env['SEGD_TABLE_OWNER'] = 'no'
         cmd = ['ip', 'netns', 'exec', a.netns, a.segd, '-c', a.config]
         if a.cpu is not None:
             cmd = ['taskset', '-c', str(a.cpu)] + cmd
@@ -86,6 +90,7 @@ class Segd:
                         self.log.append(s)
                         m = APPLY.search(s)
                         if want == 'APPLY' and m:
+                            self.commit_ms = float(m.group(2) or 0)
                             return t, float(m.group(1))
             if self.p.poll() is not None and want == 'READY':
                 break
@@ -179,6 +184,7 @@ def main():
             t = time.monotonic()
             s.p.send_signal(signal.SIGHUP)
             _, r['change_ms'] = s.wait_for('APPLY')
+            r['change_commit_ms'] = s.commit_ms
             t_r, _ = s.wait_for('READY')
             r['change_s'] = t_r - t
             s.drain(a.settle)
@@ -188,6 +194,7 @@ def main():
             subprocess.run(['ip', 'netns', 'exec', a.netns, 'nft', 'delete', 'element', 'inet', a.tamper,
                             elem[0], '{ %s }' % elem[1]], check=True)
             t_a, r['tamper_ms'] = s.wait_for('APPLY')
+            r['tamper_commit_ms'] = s.commit_ms
             r['tamper_s'] = t_a - t
             s.drain(a.settle)
         r['hwm_final_kb'] = vm(s.p.pid, 'VmHWM')
