@@ -426,6 +426,20 @@ static int failed(struct seg_nft_error *err, int r, const char *what)
 	return r;
 }
 
+static int whole(const struct seg_plan *plan, uint32_t flags_after, struct seg_nft_stats *st,
+		 struct seg_nft_batch **ret)
+{
+	int r = seg_nftb_whole(plan, false, 0, flags_after, ret);
+
+	st->sets_added = plan->n_sets;
+	st->chains_added = plan->n_chains;
+	for (size_t i = 0; i < plan->n_sets; i++)
+		st->elems_added += plan->sets[i].n_elems;
+	for (size_t i = 0; i < plan->n_chains; i++)
+		st->rules_added += plan->chains[i].n_rules;
+	return r;
+}
+
 /* One attempt against the table as read now. *delta_err is the kernel's
  * refusal of the difference, when the whole table was then replaced. */
 static int attempt(struct mnl_socket *nl, uint32_t flags_after, const struct seg_plan *plan, struct vtable *want,
@@ -443,8 +457,14 @@ static int attempt(struct mnl_socket *nl, uint32_t flags_after, const struct seg
 	/* persist cannot be changed on a live table: switching table ownership
 	 * on or off is the one case that replaces the table */
 	st->replaced = have.present && ((have.flags ^ flags_after) & NFT_TABLE_F_PERSIST);
-	r = st->replaced ? seg_nftb_replace(plan, have.flags, flags_after, &b)
-			 : seg_nft_delta_build(plan, want, &have, flags_after, st, &b);
+	if (st->replaced)
+		r = seg_nftb_replace(plan, have.flags, flags_after, &b);
+	else if (!have.present)           /* the difference from nothing: everything */
+		r = whole(plan, flags_after, st, &b);
+	else if (!want->present && (r = seg_vt_from_plan(plan, want)) < 0)
+		;
+	else
+		r = seg_nft_delta_build(plan, want, &have, flags_after, st, &b);
 	seg_vt_free(&have);
 	if (r < 0)
 		return failed(err, r, "build the transaction");
@@ -488,15 +508,12 @@ static int replace_after_refusal(struct mnl_socket *nl, uint32_t flags_after, co
 static int apply_on(struct mnl_socket *nl, uint32_t flags_after, const struct seg_plan *plan,
 		    struct seg_nft_stats *stats, struct seg_nft_error *err)
 {
+	/* the plan's side is read when the kernel has a table to compare with */
 	struct vtable want = { .name = plan->table };
 	struct seg_nft_stats st = { 0 };
-	int r = seg_vt_from_plan(plan, &want);
+	int r = 0;
 
 	memset(err, 0, sizeof(*err));
-	if (r < 0) {
-		seg_vt_free(&want);
-		return failed(err, r, "build the transaction");
-	}
 	/* ERESTART: another process committed between our read and our send */
 	for (int i = 0; i < APPLY_RETRIES; i++) {
 		st = (struct seg_nft_stats){ .attempts = (unsigned)i + 1 };

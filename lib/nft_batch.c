@@ -682,13 +682,13 @@ int seg_nftb_marker(struct seg_nft_batch *b, enum op_kind kind)
 	return 0;
 }
 
-static int build_objects(struct seg_nft_batch *b, const struct seg_plan *p)
+static int build_objects(struct seg_nft_batch *b, const struct seg_plan *p, bool replace)
 {
 	/* the first NEWTABLE only makes sure the table exists for DELTABLE: it
 	 * repeats the flags the table has (an update that changes owner is refused) */
-	int r = seg_nftb_table(b, p, NFT_MSG_NEWTABLE, OP_TABLE, b->flags_before);
+	int r = replace ? seg_nftb_table(b, p, NFT_MSG_NEWTABLE, OP_TABLE, b->flags_before) : 0;
 
-	if (r == 0)
+	if (r == 0 && replace)
 		r = seg_nftb_table(b, p, NFT_MSG_DELTABLE, OP_DELTABLE, 0);
 	if (r == 0)
 		r = seg_nftb_table(b, p, NFT_MSG_NEWTABLE, OP_TABLE, b->flags_after);
@@ -739,6 +739,12 @@ int seg_nftb_close(struct seg_nft_batch *b)
 int seg_nftb_replace(const struct seg_plan *plan, uint32_t flags_before, uint32_t flags_after,
 		     struct seg_nft_batch **ret)
 {
+	return seg_nftb_whole(plan, true, flags_before, flags_after, ret);
+}
+
+int seg_nftb_whole(const struct seg_plan *plan, bool replace, uint32_t flags_before, uint32_t flags_after,
+		   struct seg_nft_batch **ret)
+{
 	struct seg_nft_batch *b = NULL;
 	int r = seg_nftb_open(&b, 0);
 
@@ -746,7 +752,7 @@ int seg_nftb_replace(const struct seg_plan *plan, uint32_t flags_before, uint32_
 		return r;
 	b->flags_before = flags_before;
 	b->flags_after = flags_after;
-	r = build_objects(b, plan);
+	r = build_objects(b, plan, replace);
 	if (r == 0)
 		r = seg_nftb_close(b);
 	if (r < 0) {

@@ -100,6 +100,10 @@ int seg_nftb_open(struct seg_nft_batch **ret, uint32_t genid);
  * table whose flags cannot be updated in place (persist differs). */
 int seg_nftb_replace(const struct seg_plan *plan, uint32_t flags_before, uint32_t flags_after,
 		     struct seg_nft_batch **ret);
+/* The whole plan into a table that does not exist (replace false: no
+ * DELTABLE; the difference from nothing, without computing it). */
+int seg_nftb_whole(const struct seg_plan *plan, bool replace, uint32_t flags_before, uint32_t flags_after,
+		   struct seg_nft_batch **ret);
 /* Asks the last message for an ACK and appends END. */
 int seg_nftb_close(struct seg_nft_batch *b);
 
