@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "nftmon.h"
+#include "nftnl.h"
 
 #define WHAT_MAX  1024
 #define MAX_NOTED 8      /* enough to say what happened; the rest is counted */
@@ -187,7 +188,7 @@ int seg_nftmon_open(const char *table, seg_tamper_fn fn, void *ctx, struct seg_n
 {
 	struct seg_nftmon *m = calloc(1, sizeof(*m));
 	unsigned grp = NFNLGRP_NFTABLES;
-	int bufsz = 4 << 20, r;
+	int r;
 
 	if (!m || !(m->table = strdup(table)) || !(m->buf = malloc(MNL_SOCKET_BUFFER_SIZE))) {
 		seg_nftmon_close(m);
@@ -195,15 +196,13 @@ int seg_nftmon_open(const char *table, seg_tamper_fn fn, void *ctx, struct seg_n
 	}
 	m->fn = fn;
 	m->ctx = ctx;
-	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!m->nl || mnl_socket_bind(m->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_setsockopt(m->nl, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
+	/* big transactions produce one event per element: the helper's 4 MiB
+	 * receive buffer makes room (needs CAP_NET_ADMIN) */
+	if (!(m->nl = seg_nft_socket(grp, true, 0))) {
 		r = -errno;
 		seg_nftmon_close(m);
 		return r;
 	}
-	/* big transactions produce one event per element: make room (needs CAP_NET_ADMIN) */
-	setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz));
 	*ret = m;
 	return 0;
 }

@@ -11,8 +11,9 @@
  *   nft_apply.c  the difference between the kernel's table and a plan as one
  *                transaction, and applying it (re-apply, restore, takeover)
  *
- * These (with trace.c and daemon/nftmon.c through nft_sock's helper) are the
- * only files that include libnftnl and libmnl.
+ * These and trace.c (tracing) are the files of lib/ that include libnftnl
+ * and libmnl; trace.c and daemon/nftmon.c open their sockets with
+ * nft_sock.c's seg_nft_socket(), so there is one socket set-up.
  */
 #ifndef SEGD_NFT_INT_H
 #define SEGD_NFT_INT_H

@@ -20,28 +20,32 @@
 
 /* ---- talking to the kernel ---- */
 
-void seg_nft_sock_size(struct mnl_socket *nl, size_t sndbuf)
-{
-	int fd = mnl_socket_get_fd(nl);
+#define RCVBUF (4 << 20)     /* a big transaction's events, a burst of traces, many ACKs */
 
-	if (sndbuf > 0) {
-		int v = sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)sndbuf;
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
-			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-		v = 4 << 20;
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	}
+static void force_buf(int fd, int force, int plain, size_t size)
+{
+	int v = size > INT32_MAX / 2 ? INT32_MAX / 2 : (int)size;
+
+	/* FORCE needs CAP_NET_ADMIN and passes rmem_max/wmem_max; the plain one is capped */
+	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, plain, &v, sizeof(v));
 }
 
-struct mnl_socket *seg_nft_sock_open(size_t sndbuf)
+void seg_nft_sock_size(struct mnl_socket *nl, size_t sndbuf)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (sndbuf > 0)
+		force_buf(mnl_socket_get_fd(nl), SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
+}
+
+struct mnl_socket *seg_nft_socket(unsigned group, bool nonblock, size_t sndbuf)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
 	int one = 1;
 
 	if (!nl)
 		return NULL;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    (group && mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)) {
 		int e = errno;
 		mnl_socket_close(nl);
 		errno = e;
@@ -50,8 +54,14 @@ struct mnl_socket *seg_nft_sock_open(size_t sndbuf)
 	/* failures here only cost detail (no ext-ack text) or size (EMSGSIZE, reported) */
 	(void)mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	(void)mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	force_buf(mnl_socket_get_fd(nl), SO_RCVBUFFORCE, SO_RCVBUF, RCVBUF);
 	seg_nft_sock_size(nl, sndbuf);
 	return nl;
+}
+
+struct mnl_socket *seg_nft_sock_open(size_t sndbuf)
+{
+	return seg_nft_socket(0, false, sndbuf);
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)

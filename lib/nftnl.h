@@ -105,6 +105,14 @@ int seg_nft_generation(uint32_t *ret_gen);
  * committed (no END message). 1 yes, 0 no, -errno when it cannot tell. */
 int seg_nft_probe_persist(void);
 
+/* The one way segd opens a NETLINK_NETFILTER socket (nft_sock.c), for the
+ * backend, tracing (trace.c) and the tamper monitor (daemon/nftmon.c):
+ * bound, extended and capped ACKs, a 4 MiB receive buffer, the send buffer
+ * raised to sndbuf (0: default); group: a multicast group to join (0: none).
+ * NULL with errno. */
+struct mnl_socket;
+struct mnl_socket *seg_nft_socket(unsigned group, bool nonblock, size_t sndbuf);
+
 /* ---- reading the table back ---- */
 
 #define SEG_NFT_DIFF_TEXTS 16     /* descriptions kept; the rest are counted in n_more */

@@ -23,10 +23,10 @@
 #include <libnftnl/table.h>
 #include <libnftnl/trace.h>
 #include "nftexpr.h"
+#include "nftnl.h"
 #include "trace.h"
 
 #define RECV_BUF   (256 * 1024)
-#define RCVBUF_SZ  (4 << 20)      /* a burst of traced packets: ~10 events each */
 
 struct seg_trace {
 	struct mnl_socket *ctl;    /* owns the table: keep open while tracing */
@@ -327,22 +327,7 @@ static int fill_delete(struct batch *bt, const void *arg)
  * ACK: the kernel answers errors anyway, inside sendmsg. */
 static struct mnl_socket *open_nl(unsigned group)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	int v = RCVBUF_SZ, fd;
-
-	if (!nl)
-		return NULL;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    (group && mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)) {
-		int e = errno;
-		mnl_socket_close(nl);
-		errno = e;
-		return NULL;
-	}
-	fd = mnl_socket_get_fd(nl);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	return nl;
+	return seg_nft_socket(group, false, 0);
 }
 
 static void free_trace(struct seg_trace *t)
