@@ -426,6 +426,20 @@ static int failed(struct seg_nft_error *err, int r, const char *what)
 	return r;
 }
 
+/* Sends b and records its size and the kernel's part of the time. */
+static int send_timed(struct mnl_socket *nl, struct seg_nft_batch *b, const struct seg_plan *plan,
+		      struct seg_nft_stats *st, struct seg_nft_error *err)
+{
+	double t0 = now_ms();
+	int r;
+
+	st->batch_bytes = b->len;
+	st->messages = b->n_ops;
+	r = seg_nft_send(nl, b, plan, st, err);
+	st->commit_ms = now_ms() - t0;
+	return r;
+}
+
 static int whole(const struct seg_plan *plan, uint32_t flags_after, struct seg_nft_stats *st,
 		 struct seg_nft_batch **ret)
 {
@@ -468,13 +482,8 @@ static int attempt(struct mnl_socket *nl, uint32_t flags_after, const struct seg
 	seg_vt_free(&have);
 	if (r < 0)
 		return failed(err, r, "build the transaction");
-	if (!st->unchanged) {
-		st->batch_bytes = b->len;
-		st->messages = b->n_ops;
-		double t0 = now_ms();
-		r = seg_nft_send(nl, b, plan, st, err);
-		st->commit_ms = now_ms() - t0;
-	}
+	if (!st->unchanged)
+		r = send_timed(nl, b, plan, st, err);
 	seg_nft_batch_free(b);
 	return r;
 }
@@ -496,11 +505,7 @@ static int replace_after_refusal(struct mnl_socket *nl, uint32_t flags_after, co
 	if (r < 0)
 		return failed(err, r, "build the transaction");
 	st->replaced = true;
-	st->batch_bytes = b->len;
-	st->messages = b->n_ops;
-	double t0 = now_ms();
-	r = seg_nft_send(nl, b, plan, st, err);
-	st->commit_ms = now_ms() - t0;
+	r = send_timed(nl, b, plan, st, err);
 	seg_nft_batch_free(b);
 	return r;
 }
