@@ -9,8 +9,8 @@
 # error per refused message (a 30,000-entry ruleset is ~670 messages, well
 # under 1 MiB of errors even when every message is refused by an owner-held
 # table — tried). So the kernel stays real and only the delivery of its
-# answers is made to fail: tools/enobufs.c (LD_PRELOAD) throws away every
-# answer to a transaction of >= 16 KiB and returns ENOBUFS, as a full netlink
+# answers is made to fail: tools/nlfault.c (LD_PRELOAD) throws away every
+# answer to a transaction of >= 256 bytes and returns ENOBUFS, as a full netlink
 # receive buffer does. Two outcomes:
 #   A. the kernel refused the batch (another process owns table inet T with
 #      the owner flag: EPERM for every message), answers lost: segd must say
@@ -31,7 +31,7 @@ stop_holder() { [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null && wait "$HOLDER"
 trap 'stop_holder; lab_down' EXIT
 trap 'stop_holder; lab_down; exit 130' INT
 trap 'stop_holder; lab_down; exit 143' TERM
-cc -shared -fPIC -o "$RUN_DIR/enobufs.so" "$TOOLS/enobufs.c" -ldl || { fail "enobufs.c builds"; summary; exit 1; }
+cc -shared -fPIC -o "$RUN_DIR/nlfault.so" "$TOOLS/nlfault.c" -ldl || { fail "nlfault.c builds"; summary; exit 1; }
 # the ruleset generation of the gateway, read with a GETGEN as segd does
 getgen() { ip netns exec "$LAB_GW" "$PY" -c '
 import socket, struct
@@ -44,7 +44,7 @@ while i + 4 <= len(d):
     i += (ln + 3) & ~3'; }
 # 256 bytes: every transaction (a re-apply sends only its difference, a few
 # hundred bytes) but no request (GETGEN, the dumps' GETs are under 100)
-with_fault() { SEGD_FAULT_ENOBUFS=256 LD_PRELOAD="$RUN_DIR/enobufs.so" "$@"; }
+with_fault() { SEGD_FAULT_ENOBUFS=1 SEGD_FAULT_MIN=256 LD_PRELOAD="$RUN_DIR/nlfault.so" "$@"; }
 
 heading "A. the kernel refuses the batch, its answers are lost"
 ip netns exec "$LAB_GW" "$PY" "$TOOLS/faults.py" hold-table "$LAB_TABLE" >"$RUN_DIR/holder.out" 2>&1 &

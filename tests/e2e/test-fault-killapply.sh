@@ -1,28 +1,35 @@
 #!/bin/bash
-# test-fault-killapply.sh - issue 7, point 4: SIGKILL between sending a batch
-# and reading its ACKs. Two large generated configurations A and B
+# test-fault-killapply.sh - issue 7, point 4 and issue 11, point 8: SIGKILL
+# around the sending of a batch. Two large generated configurations A and B
 # (tools/bench/gen.py, E2E_ENTRIES conduit entries each, different seeds);
 # segd runs on one, the file is replaced by the other, SIGHUP, and segd is
-# SIGKILLed after a random delay spread over the whole reload (read, compile,
-# send, ACKs, report). After every kill `nft list table` (normalized: no
-# counters' values, no owner flags) must equal exactly the listing of A or
-# of B, never anything else. Each outcome is classified from segd's own
-# output: "old" (killed before the commit), "new, unreported" (the kernel
-# committed, segd died before it said so: the window between sendmsg and
-# reading the ACKs is in here), "new, reported". Then segd is restarted on
-# the file and takes the (orphaned) table over, and the next round goes the
-# other way.
+# SIGKILLed. After every kill `nft list table` (normalized: no counters'
+# values, no owner flags) must equal exactly the listing of A or of B, never
+# anything else. The kills come in three kinds, in turn:
+#   before  tools/nlfault.c (LD_PRELOAD) kills segd just before it sends the
+#           transaction: the kernel must hold the OLD ruleset;
+#   after   nlfault kills segd as soon as it has read the kernel's first
+#           answer to it: the kernel committed, segd never said so: the NEW
+#           ruleset, unreported;
+#   random  a plain SIGKILL after a random delay within the reload: old or
+#           new, whichever it hit, but nothing else.
+# The first two are decisive (the outcome is forced, not hoped for). Each
+# outcome is classified from segd's own output ("reloaded" or not). Then segd
+# is restarted on the file and takes the (orphaned) table over, and the next
+# round goes the other way.
 #
 #   E2E_ENTRIES: entries per configuration (default 30000)
-#   E2E_KILLS:   kills (default 10)
+#   E2E_KILLS:   kills (default 9)
 source "$(dirname "$0")/lib.sh"
 source "$TOOLS/daemon-lib.sh"
 require_root
 ENTRIES=${E2E_ENTRIES:-30000}
-KILLS=${E2E_KILLS:-10}
+KILLS=${E2E_KILLS:-9}
 
 lab_trap
 RUN_DIR=$(mktemp -d /tmp/segd-e2e.XXXXXX)
+ORDER=$RUN_DIR/kill-order
+cc -shared -fPIC -o "$RUN_DIR/nlfault.so" "$TOOLS/nlfault.c" -ldl || { fail "nlfault.c builds"; summary; exit 1; }
 LAB_GW=${LAB_PREFIX}gw
 ip netns add "$LAB_GW" || { fail "ip netns add $LAB_GW"; summary; exit 1; }
 for s in 1 2; do
@@ -38,7 +45,8 @@ norm() {
 		-e '/^\tflags /{s/\b(owner|persist)\b,?//g; s/,$//}' -e '/^\tflags *$/d' | sha256sum | cut -c1-16
 }
 run_segd() {   # segd on SEGD_CONF, wait until it is ready (answers status)
-	ip netns exec "$LAB_GW" "$SEGD" -c "$SEGD_CONF" >>"$RUN_DIR/segd.log" 2>&1 &
+	SEGD_FAULT_KILL=$ORDER SEGD_FAULT_MIN=4096 LD_PRELOAD="$RUN_DIR/nlfault.so" \
+		ip netns exec "$LAB_GW" "$SEGD" -c "$SEGD_CONF" >>"$RUN_DIR/segd.log" 2>&1 &
 	SEGD_PID=$!
 	wait_until 30 "$SEGCTL" --socket "$RUN_DIR/control.sock" status
 }
@@ -75,19 +83,30 @@ COMMIT_MS=${COMMIT_MS:-$((RELOAD_MS / 2))}
 grep "^installed\|one transaction" "$RUN_DIR/segd.log" | tail -1 | sed 's/^/     /'
 check "A and B differ" test "$HA" != "$HB"
 
-# odd kills anywhere in the reload, even ones in the 250 ms before the commit as seen
-# (the stamp lags the commit by the shell loop's latency)
-heading "$KILLS SIGKILLs after SIGHUP: odd ones in [0, $((RELOAD_MS * 12 / 10))] ms, even ones in [$((COMMIT_MS - 250)), $COMMIT_MS] ms"
-cur=2 old=0 new_unrep=0 new_rep=0 mixed=0
+heading "$KILLS SIGKILLs after SIGHUP, in turn: before the send (nlfault), after the first answer (nlfault), random in [0, $((RELOAD_MS * 12 / 10))] ms"
+cur=2 old=0 new_unrep=0 new_rep=0 mixed=0 forced_ok=0 forced=0
 for k in $(seq "$KILLS"); do
 	next=$((3 - cur))
 	cp "$RUN_DIR/c$next.conf" "$SEGD_CONF"
 	mark=$(grep -c "^reloaded " "$RUN_DIR/segd.log")
-	if [ $((k % 2)) = 1 ]; then delay=$(( RANDOM * RELOAD_MS * 12 / 10 / 32768 ))
-	else delay=$(( COMMIT_MS - 250 + RANDOM * 250 / 32768 )); [ "$delay" -ge 0 ] || delay=0; fi
+	injected=$(grep -c "^nlfault: SIGKILL" "$RUN_DIR/segd.log")
+	case $((k % 3)) in
+	1) kind=before; echo before >"$ORDER" ;;
+	2) kind=after; echo after >"$ORDER" ;;
+	0) kind=random; rm -f "$ORDER" ;;
+	esac
 	kill -HUP "$SEGD_PID"
-	sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
-	kill -KILL "$SEGD_PID"; wait "$SEGD_PID" 2>/dev/null
+	if [ "$kind" = random ]; then
+		delay=$(( RANDOM * RELOAD_MS * 12 / 10 / 32768 ))
+		sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
+		kill -KILL "$SEGD_PID"
+		kind="random, $delay ms"
+	elif ! wait_until 60 bash -c '[ "$(grep -c "^nlfault: SIGKILL" "$1")" -gt "$2" ]' _ "$RUN_DIR/segd.log" "$injected"; then
+		fail "kill $k ($kind): nlfault's kill did not happen within 60 s (no transaction sent?)"
+		kill -KILL "$SEGD_PID"
+	fi
+	wait "$SEGD_PID" 2>/dev/null
+	rm -f "$ORDER"
 	reported=$(( $(grep -c "^reloaded " "$RUN_DIR/segd.log") > mark ))
 	h=$(norm)
 	if [ "$cur" = 1 ]; then hold=$HA hnew=$HB; else hold=$HB hnew=$HA; fi
@@ -95,7 +114,11 @@ for k in $(seq "$KILLS"); do
 	elif [ "$h" = "$hnew" ] && [ "$reported" = 0 ]; then what="new, unreported" new_unrep=$((new_unrep + 1))
 	elif [ "$h" = "$hnew" ]; then what="new, reported" new_rep=$((new_rep + 1))
 	else what="NEITHER ($h)" mixed=$((mixed + 1)); fi
-	echo "     kill $k at $delay ms: $what"
+	echo "     kill $k ($kind): $what"
+	case $kind in
+	before) forced=$((forced + 1)); [ "$what" = old ] && forced_ok=$((forced_ok + 1)) ;;
+	after) forced=$((forced + 1)); [ "$what" = "new, unreported" ] && forced_ok=$((forced_ok + 1)) ;;
+	esac
 	# the file says "next" from now on: a restarted segd takes the table over with it
 	run_segd || { fail "segd restarted after kill $k"; break; }
 	settle
@@ -104,6 +127,7 @@ for k in $(seq "$KILLS"); do
 done
 echo "     outcomes: $old old, $new_unrep new (killed before segd reported it), $new_rep new and reported, $mixed neither"
 check "after each of $KILLS kills the kernel held exactly the old or the new ruleset ($mixed otherwise)" test "$mixed" = 0
-check "both outcomes occurred (old $old, new $((new_unrep + new_rep)))" test "$old" -gt 0 -a $((new_unrep + new_rep)) -gt 0
+check "every forced kill had its outcome: before the send -> old, after the answer -> new, unreported ($forced_ok of $forced)" \
+	test "$forced" -gt 0 -a "$forced_ok" = "$forced"
 stop_segd
 summary
