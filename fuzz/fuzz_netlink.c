@@ -31,7 +31,7 @@
 
 static const char fixture_conf[] =
 	"version = 1;\n"
-	"settings = { table = \"segd\"; log_group = 7; };\n"
+	"settings = { table = \"segd\"; log_group = 7; max_ports = 2048; };\n"
 	"zones = (\n"
 	" { name = \"mynumber\"; kind = \"mynumber\"; interfaces = [\"eth1\"]; networks = [\"10.10.0.0/24\", \"fd00:10::/64\"]; },\n"
 	" { name = \"lgwan\"; kind = \"lgwan\"; interfaces = [\"eth2\", \"eth4\"]; networks = [\"10.20.0.0/24\", \"fd00:20::/64\"];\n"
@@ -42,10 +42,10 @@ static const char fixture_conf[] =
 	"conduits = (\n"
 	" { name = \"ranges\"; kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
 	"   sources = [\"10.20.0.0/25\", \"fd00:20::/80\"]; destinations = [\"10.30.0.33\", \"fd00:30::33\"];\n"
-	"   services = [\"tcp/1000-2000\", \"udp/53\", \"icmp\"]; approval = \"A-1\"; expires = \"2099-12-31\"; },\n"
+	"   services = [\"tcp/1000-2000\", \"udp/53\", \"icmp\"]; approval = \"A-1\"; expires = \"2027-12-31\"; },\n"
 	" { name = \"exact\"; kind = \"specific\"; from = \"mynumber\"; to = \"lgwan\";\n"
-	"   sources = [\"10.10.0.5\"]; destinations = [\"10.20.0.7\", \"10.20.0.8\"];\n"
-	"   services = [\"tcp/443\"]; approval = \"A-2\"; expires = \"2099-12-31\"; }\n"
+	"   sources = [\"10.10.0.5\"]; destinations = [\"10.20.0.207\", \"10.20.0.208\"];\n"
+	"   services = [\"tcp/443\"]; approval = \"A-2\"; expires = \"2027-12-31\"; }\n"
 	");\n";
 
 struct fixture {
@@ -65,7 +65,7 @@ static const struct fixture *fixture(void)
 	if (tried)
 		return ok ? &fx : NULL;
 	tried = true;
-	ok = seg_config_load_string(fixture_conf, "fixture.conf", 20000, &fx.cfg, &d) == 0 &&
+	ok = seg_config_load_string(fixture_conf, "fixture.conf", 20600, &fx.cfg, &d) == 0 &&
 	     seg_zonemap_build(fx.cfg, &fx.map) == 0 && seg_plan_compile(fx.cfg, &fx.map, &fx.plan) == 0 &&
 	     seg_nft_batch_build(fx.plan, &fx.batch) == 0;
 	seg_diags_free(&d);

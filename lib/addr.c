@@ -126,6 +126,39 @@ bool seg_prefix_overlaps(const struct seg_prefix *a, const struct seg_prefix *b)
 	return seg_prefix_contains(a, b) || seg_prefix_contains(b, a);
 }
 
+/* Address blocks that no host of a segment can be (RFC 6890's registries:
+ * "this network", loopback, link-local, multicast, reserved and the limited
+ * broadcast; IPv6 unspecified, loopback, link-local and multicast). Routers
+ * do not forward link-local addresses, so a conduit to one never matches. */
+static const struct special_block {
+	int family;
+	uint8_t len;
+	uint8_t addr[16];
+	const char *what;
+} special_blocks[] = {
+	{ AF_INET, 8, { 0 }, "in 0.0.0.0/8 (\"this network\", never a host)" },
+	{ AF_INET, 8, { 127 }, "a loopback address" },
+	{ AF_INET, 16, { 169, 254 }, "a link-local address (not forwarded)" },
+	{ AF_INET, 4, { 224 }, "a multicast address" },
+	{ AF_INET, 4, { 240 }, "reserved or the broadcast address (240.0.0.0/4)" },
+	{ AF_INET6, 128, { 0 }, "the unspecified address" },
+	{ AF_INET6, 128, { [15] = 1 }, "the loopback address" },
+	{ AF_INET6, 10, { 0xfe, 0x80 }, "a link-local address (not forwarded)" },
+	{ AF_INET6, 8, { 0xff }, "a multicast address" },
+};
+
+const char *seg_prefix_special(const struct seg_prefix *p)
+{
+	for (size_t i = 0; i < sizeof(special_blocks) / sizeof(special_blocks[0]); i++) {
+		const struct special_block *b = &special_blocks[i];
+		struct seg_prefix q = { .family = b->family, .len = b->len };
+		memcpy(q.addr, b->addr, sizeof(q.addr));
+		if (seg_prefix_contains(&q, p))
+			return b->what;
+	}
+	return NULL;
+}
+
 /* ---- services ---- */
 
 static int parse_port(const char *s, size_t n, uint16_t *ret)
@@ -251,14 +284,11 @@ int seg_date_parse(const char *s, int64_t *ret_day, const char **why)
 	return 0;
 }
 
+/* No override from the environment: a variable that moved the date would
+ * re-install expired conduits without a word. Tests fake the clock itself
+ * (libfaketime). */
 int64_t seg_today(void)
 {
-	const char *fake = getenv("SEGD_TODAY"); /* tests pin the date: YYYY-MM-DD */
-	int64_t day;
-	const char *why;
-
-	if (fake && seg_date_parse(fake, &day, &why) == 0)
-		return day;
 	return (int64_t)(time(NULL) / 86400);
 }
 
@@ -287,6 +317,40 @@ bool seg_ifname_valid(const char *s, const char **why)
 	return true;
 }
 
+bool seg_ifname_plain(const char *s, const char **why)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		/* Linux takes these bytes, but a no-break space or a zero-width
+		 * character makes a name that looks like another one */
+		if (*p >= 0x80) {
+			*why = "it has a non-ASCII or invisible character (e.g. a no-break space or a zero-width "
+			       "space), so it looks like a name it is not — retype the name 'ip link' shows";
+			return false;
+		}
+		/* nft and iptables read a trailing '+' as a wildcard; segd compares names exactly */
+		if (*p == '+') {
+			*why = "'+' is a wildcard in nft and iptables, but segd matches interface names exactly — "
+			       "list each interface by its full name";
+			return false;
+		}
+	}
+	return true;
+}
+
+void seg_text_escape(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < len; p++) {
+		if (*p < 0x20 || *p >= 0x7f)
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+		else
+			buf[o++] = (char)*p;
+	}
+	if (len)
+		buf[o < len ? o : len - 1] = '\0';
+}
+
 #define NAME_RULE "names are 1-31 characters of a-z, 0-9, '-' and '_', starting with a letter — " \
 	"rename it, e.g. \"lgwan-2\""
 
@@ -305,4 +369,70 @@ bool seg_name_valid(const char *s, const char **why)
 			return false;
 		}
 	return true;
+}
+
+/* ---- free text (approval, comment) ---- */
+
+/* The next code point of s (advanced), or -1 for a byte that starts no
+ * valid UTF-8 sequence (then one byte is skipped). */
+static long next_code_point(const unsigned char **s)
+{
+	const unsigned char *p = *s;
+	int n = p[0] < 0x80 ? 0 : (p[0] & 0xe0) == 0xc0 ? 1 : (p[0] & 0xf0) == 0xe0 ? 2 : (p[0] & 0xf8) == 0xf0 ? 3 : -1;
+	long c = n == 0 ? p[0] : n == 1 ? p[0] & 0x1f : n == 2 ? p[0] & 0x0f : p[0] & 0x07;
+
+	*s = p + 1;
+	if (n < 0)
+		return -1;
+	for (int i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return -1;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	*s = p + n + 1;
+	return c;
+}
+
+/* Characters that move or hide text on a terminal or in a report: C0 and C1
+ * controls (ANSI escapes start with one), DEL, line and paragraph
+ * separators, and the bidirectional overrides that make an approval number
+ * read backwards. */
+static bool is_forging(long c)
+{
+	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
+	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c == 0x200e || c == 0x200f ||
+	       c == 0x061c;
+}
+
+/* Unicode white space and the invisible characters that look like nothing. */
+static bool is_blank(long c)
+{
+	return c == ' ' || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200d) || c == 0x202f ||
+	       c == 0x205f || c == 0x2060 || c == 0x3000 || c == 0xfeff;
+}
+
+int seg_text_check(const char *s, bool need_content, const char **why)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	bool content = false;
+
+	while (*p) {
+		long c = next_code_point(&p);
+		if (c < 0) {
+			*why = "is not valid UTF-8 — save the file as UTF-8";
+			return -EINVAL;
+		}
+		if (is_forging(c)) {
+			*why = "contains a control character (a tab, an escape sequence or a direction override), "
+			       "which would be printed into terminals and reports — retype it as plain text";
+			return -EINVAL;
+		}
+		content |= !is_blank(c);
+	}
+	if (need_content && !content) {
+		*why = "is blank (only spaces, full-width spaces or invisible characters) — write the reference "
+		       "of its approval, e.g. approval = \"R8-DX-014\";";
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -24,6 +24,10 @@ void seg_addr_format(int family, const uint8_t addr[16], char *buf, size_t len);
 bool seg_prefix_contains(const struct seg_prefix *outer, const struct seg_prefix *inner);
 bool seg_prefix_overlaps(const struct seg_prefix *a, const struct seg_prefix *b);
 bool seg_prefix_has(const struct seg_prefix *p, int family, const uint8_t addr[16]);
+/* What p is when it lies in a block no segment host can be (loopback,
+ * multicast, link-local, unspecified, reserved), e.g. "a multicast address";
+ * NULL for unicast addresses. */
+const char *seg_prefix_special(const struct seg_prefix *p);
 
 /* "tcp/443", "udp/1000-2000", "icmp", "icmpv6", "any". */
 int seg_service_parse(const char *s, struct seg_service *out, const char **why);
@@ -36,8 +40,17 @@ int seg_date_parse(const char *s, int64_t *ret_day, const char **why);
 /* Today's day number in UTC. */
 int64_t seg_today(void);
 
+/* Free text of the configuration (approval, comment): UTF-8 without
+ * control, escape or direction-override characters; with need_content, not
+ * only white space (U+3000 included). */
+int seg_text_check(const char *s, bool need_content, const char **why);
+
 /* A name Linux accepts for a network interface (dev_valid_name()). */
 bool seg_ifname_valid(const char *s, const char **why);
+/* segd's own rules on top: ASCII only (nothing invisible) and no '+'. */
+bool seg_ifname_plain(const char *s, const char **why);
+/* s with control and non-ASCII bytes as \xNN, truncated to fit buf. */
+void seg_text_escape(const char *s, char *buf, size_t len);
 /* Zone/conduit names: 1..SEG_MAX_NAME of [a-z0-9_-], starting with a letter. */
 bool seg_name_valid(const char *s, const char **why);
 

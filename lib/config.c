@@ -609,6 +609,12 @@ static void push_ifname(struct ctx *c, const char *v, int line, void *arg)
 		ERR(c, line, "%s: interface '%s' is a name Linux refuses: %s", vec->what, v, why);
 		return;
 	}
+	if (!seg_ifname_plain(v, &why)) {
+		char shown[4 * SEG_IFNAMSIZ + 1];
+		seg_text_escape(v, shown, sizeof(shown));
+		ERR(c, line, "%s: interface '%s' is refused: %s", vec->what, shown, why);
+		return;
+	}
 	char **slot = vec_push(c, vec);
 	if (slot && !(*slot = strdup(v))) {
 		vec->n--;
@@ -809,9 +815,12 @@ static void parse_approval(struct ctx *c, const config_setting_t *g, const char 
 			c->d->oom = 1;
 		return;
 	}
+	const char *why;
 	if (!*cd->approval)
 		ERR(c, line_of(s), "%s: 'approval' is empty — write the reference of its approval, e.g. "
 		    "approval = \"R8-DX-014\"; (rule 4)", what);
+	else if (seg_text_check(cd->approval, true, &why) < 0)
+		ERR(c, line_of(s), "%s: 'approval' %s (rule 4)", what, why);
 }
 
 static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, struct seg_conduit *cd)
@@ -851,13 +860,16 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 	}
 	parse_approval(c, g, what, cd);
 	parse_expires(c, g, what, cd);
-	get_string(c, g, what, "comment", &cd->comment, SEG_MAX_TEXT);
+	const char *why;
+	if (get_string(c, g, what, "comment", &cd->comment, SEG_MAX_TEXT) && cd->comment &&
+	    seg_text_check(cd->comment, false, &why) < 0)
+		ERR(c, line_of(config_setting_get_member(g, "comment")), "%s: 'comment' %s", what, why);
 }
 
 /* ---- settings ---- */
 
 static const char *const settings_keys[] = { "table", "log_group", "incident_window", "spool",
-	"control_socket", "control_group", "state_dir", NULL };
+	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", NULL };
 
 /* Words that nft 1.0.6 (Debian 12) refuses as an unquoted table name in
  * `table inet NAME` (each was tried with nft -c -f): `segctl rules` prints the
@@ -937,6 +949,9 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 
 	s->log_group = 7;
 	s->incident_window = 60;
+	s->max_hosts = SEG_DEFAULT_MAX_HOSTS;
+	s->max_ports = SEG_DEFAULT_MAX_PORTS;
+	s->max_validity = SEG_DEFAULT_MAX_VALIDITY;
 	if (g) {
 		s->line = line_of(g);
 		check_keys(c, g, "settings", settings_keys);
@@ -948,6 +963,15 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 		v = s->incident_window;
 		if (get_int(c, g, "settings", "incident_window", 1, 86400, &v))
 			s->incident_window = (uint32_t)v;
+		v = s->max_hosts;
+		if (get_int(c, g, "settings", "max_hosts", 1, SEG_MAX_ENTRIES, &v))
+			s->max_hosts = (uint32_t)v;
+		v = s->max_ports;
+		if (get_int(c, g, "settings", "max_ports", 1, 65535, &v))
+			s->max_ports = (uint32_t)v;
+		v = s->max_validity;
+		if (get_int(c, g, "settings", "max_validity", 1, 3660, &v))
+			s->max_validity = (uint32_t)v;
 		get_string(c, g, "settings", "spool", &s->spool, SEG_MAX_PATH);
 		get_string(c, g, "settings", "control_socket", &s->control_socket, 107);
 		get_string(c, g, "settings", "control_group", &s->control_group, SEG_MAX_NAME);

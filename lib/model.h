@@ -29,6 +29,16 @@
 #define SEG_MAX_PATH         4096
 #define SEG_IFNAMSIZ         16        /* IFNAMSIZ incl. NUL */
 
+/* Defaults of settings.max_hosts, max_ports and max_validity. A My Number
+ * conduit joins a handful of named systems (an intermediate server, a CS
+ * terminal, a backup target): 32 hosts per side leaves room and still stops
+ * a /24 written host by host. 16 ports cover an application's ports and a
+ * small range (e.g. a screen protocol's 4). 731 days: approvals run by
+ * fiscal year, the longest in practice for this and the next one. */
+#define SEG_DEFAULT_MAX_HOSTS    32
+#define SEG_DEFAULT_MAX_PORTS    16
+#define SEG_DEFAULT_MAX_VALIDITY 731
+
 enum seg_zone_kind {
 	SEG_ZONE_MYNUMBER,
 	SEG_ZONE_LGWAN,
@@ -117,6 +127,12 @@ struct seg_settings {
 	char *control_socket;
 	char *control_group;
 	char *state_dir;
+	/* How much a conduit may open (issue 12; segd.conf(5) says why these
+	 * defaults): single hosts per side of a conduit that must name hosts,
+	 * ports opened by a width-checked conduit, days an approval may run. */
+	uint32_t max_hosts;
+	uint32_t max_ports;
+	uint32_t max_validity;
 	int line;
 };
 

@@ -12,11 +12,13 @@
 #include <string.h>
 #include "addr.h"
 #include "config.h"
+#include "validate_int.h"
 #include "zonemap.h"
 
 #define SOON_DAYS 30
 
 #define ERR(d, line, ...)  seg_diag((d), SEG_SEV_ERROR, (line), __VA_ARGS__)
+#define WARN(d, line, ...) seg_diag((d), SEG_SEV_WARNING, (line), __VA_ARGS__)
 #define NOTE(d, line, ...) seg_diag((d), SEG_SEV_NOTE, (line), __VA_ARGS__)
 
 /* A zone whose name could not be read still takes part in the other rules. */
@@ -439,11 +441,6 @@ static bool zone_holds(const struct seg_zonemap *map, size_t zi, const struct se
 
 /* ---- conduits ---- */
 
-static bool is_host(const struct seg_prefix *p)
-{
-	return p->len == (p->family == AF_INET ? 32 : 128);
-}
-
 static void check_endpoints(const struct seg_config *cfg, const struct seg_zonemap *map,
 			    const struct seg_conduit *c, const struct seg_prefix *v, size_t n, size_t zone,
 			    const char *side, bool hosts_only, struct seg_diags *d)
@@ -465,7 +462,7 @@ static void check_endpoints(const struct seg_config *cfg, const struct seg_zonem
 			ERR(d, v[i].line, "conduit '%s': %s '%s' is not in zone '%s' — use an address of that "
 			    "zone's networks, or correct '%s'", c->name, side, a, cfg->zones[zone].name,
 			    zone == c->from ? "from" : "to");
-		if (hosts_only && !is_host(&v[i]))
+		if (hosts_only && !seg_is_host(&v[i]))
 			ERR(d, v[i].line, "conduit '%s': %s '%s' is a network — this conduit must name single "
 			    "hosts (a /32 or /128 address)", c->name, side, a);
 	}
@@ -551,14 +548,28 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 		ERR(d, c->line, "conduit '%s': between lgwan and %s zones 'destinations' is missing (rule 3) — "
 		    "name the relay or desktop hosts it reaches", c->name,
 		    seg_zone_kind_name(f->kind == SEG_ZONE_LGWAN ? t->kind : f->kind));
-	if (c->kind == SEG_CONDUIT_EGRESS && t->kind != SEG_ZONE_EXTERNAL)
+	if (c->kind == SEG_CONDUIT_EGRESS && t->kind != SEG_ZONE_EXTERNAL) {
 		ERR(d, c->line, "conduit '%s': an \"egress\" conduit leads to an external zone (the security "
 		    "cloud), but '%s' is %s — use another kind or correct 'to'", c->name, t->name,
 		    seg_zone_kind_name(t->kind));
+		return;
+	}
+	if (lg_out)
+		return;
+	/* The rest of the table (segd.conf(5), KINDS): internet -> external is
+	 * egress, every other pair (two lgwan, two internet or two external
+	 * zones, external -> internet) is specific. */
+	enum seg_conduit_kind want = f->kind == SEG_ZONE_INTERNET && t->kind == SEG_ZONE_EXTERNAL ?
+				     SEG_CONDUIT_EGRESS : SEG_CONDUIT_SPECIFIC;
+	if (c->kind != want)
+		ERR(d, c->line, "conduit '%s': a \"%s\" conduit from %s zone '%s' to %s zone '%s' has no meaning in "
+		    "the model — between these kinds of zone write kind = \"%s\"; (see KINDS in segd.conf(5))",
+		    c->name, kind, seg_zone_kind_name(f->kind), f->name, seg_zone_kind_name(t->kind), t->name,
+		    seg_conduit_kind_name(want));
 }
 
-static void check_approval(const struct seg_conduit *c, int64_t today, struct seg_diags *d,
-			   bool *expired)
+static void check_approval(const struct seg_config *cfg, const struct seg_conduit *c, int64_t today,
+			   struct seg_diags *d, bool *expired)
 {
 	if (!c->approval)
 		ERR(d, c->line, "conduit '%s': 'approval' is missing — every conduit carries the reference of "
@@ -570,6 +581,10 @@ static void check_approval(const struct seg_conduit *c, int64_t today, struct se
 	}
 	if (c->expires_day < 0)
 		return; /* present but not a date: the parser said so */
+	if (c->expires_day - today > (int64_t)cfg->settings.max_validity)
+		ERR(d, c->line, "conduit '%s': expires on %s, %lld days ahead, more than settings.max_validity "
+		    "(%u days) — an approval runs for a fiscal year or two; write the date the approval gives "
+		    "(rule 4)", c->name, c->expires, (long long)(c->expires_day - today), cfg->settings.max_validity);
 	if (c->expires_day < today) {
 		seg_diag(d, SEG_SEV_WARNING, c->line, "conduit '%s' expired on %s — it is not installed; renew "
 			 "its approval and date, or remove it", c->name, c->expires);
@@ -598,8 +613,9 @@ static void check_conduit(const struct seg_config *cfg, const struct seg_zonemap
 	check_endpoints(cfg, map, c, c->srcs, c->n_srcs, c->from, "source", mn, d);
 	check_endpoints(cfg, map, c, c->dsts, c->n_dsts, c->to, "destination", mn, d);
 	check_services(c, mn, d);
+	seg_check_width(cfg, c, d);
 	check_families(c, d);
-	check_approval(c, today, d, &c->expired);
+	check_approval(cfg, c, today, d, &c->expired);
 }
 
 static void check_gateway_services(const struct seg_config *cfg, struct seg_diags *d)
@@ -612,6 +628,153 @@ static void check_gateway_services(const struct seg_config *cfg, struct seg_diag
 				    zname(&cfg->zones[i]));
 }
 
+/* ---- zones by what they cover ---- */
+
+/* Addresses a non-external zone may cover before it is a catch-all in
+ * disguise (0.0.0.0/1 + 128.0.0.0/1): a city's segment is at most a few /16
+ * of private space; more than a /8 is suspicious, a /4 or more is the world. */
+#define WIDE_V4_WARN  (1.0 * (1u << 24))
+#define WIDE_V4_ERR   (1.0 * (1u << 28))
+#define WIDE_V6_WARN  0x1p96     /* a /32: a whole provider allocation */
+#define WIDE_V6_ERR   0x1p124    /* a /4 */
+
+static void check_zone_kinds_and_width(const struct seg_config *cfg, struct seg_diags *d)
+{
+	const struct seg_zone *first_lgwan = NULL;
+	bool mynumber = false;
+	char a[64];
+
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct seg_zone *z = &cfg->zones[i];
+		double cover[2] = { 0, 0 };
+		mynumber |= z->kind == SEG_ZONE_MYNUMBER;
+		if (!first_lgwan && z->kind == SEG_ZONE_LGWAN)
+			first_lgwan = z;
+		for (size_t k = 0; k < z->n_nets; k++) {
+			const struct seg_prefix *p = &z->nets[k];
+			const char *why = p->len ? seg_prefix_special(p) : NULL;
+			int v6 = p->family == AF_INET6;
+			seg_prefix_format(p, a, sizeof(a));
+			if (why)
+				ERR(d, p->line, "zone '%s': network '%s' is %s — zone networks hold unicast hosts; list "
+				    "the segment's own addresses", zname(z), a, why);
+			cover[v6] += __builtin_ldexp(1.0, (v6 ? 128 : 32) - p->len);
+		}
+		if (z->kind == SEG_ZONE_EXTERNAL)
+			continue;
+		for (int f = 0; f < 2; f++) {
+			double warn = f ? WIDE_V6_WARN : WIDE_V4_WARN, err = f ? WIDE_V6_ERR : WIDE_V4_ERR;
+			if (cover[f] >= err)
+				ERR(d, z->line, "zone '%s': its %s networks cover %.3g addresses, as much as a catch-all — "
+				    "only an external zone may hold the rest of the world; list the %s zone's own networks",
+				    zname(z), f ? "IPv6" : "IPv4", cover[f], seg_zone_kind_name(z->kind));
+			else if (cover[f] > warn)
+				WARN(d, z->line, "zone '%s': its %s networks cover %.3g addresses, more than a %s — check "
+				     "that they are the segment's own networks and not an uplink's", zname(z),
+				     f ? "IPv6" : "IPv4", cover[f], f ? "/32" : "/8");
+		}
+	}
+	if (!mynumber && cfg->n_zones > 0)
+		WARN(d, (first_lgwan ? first_lgwan : &cfg->zones[0])->line, "no zone is of kind \"mynumber\": "
+		     "rule 1 and the kernel's guard of the My Number segment do not apply — if one of these zones "
+		     "is the My Number segment, write kind = \"mynumber\";");
+}
+
+/* ---- conduits that say the same ---- */
+
+/* An order-independent digest of a conduit's effect: the zone pair, the
+ * kind, and the sums of two different hashes of each entry. */
+struct digest {
+	uint64_t a, b;
+	size_t index;
+};
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+	const uint8_t *b = p;
+	uint64_t h = seed;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return mix(h);
+}
+
+static void digest_prefixes(struct digest *g, const struct seg_prefix *v, size_t n, uint64_t side)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t k[18] = { (uint8_t)v[i].family, v[i].len };
+		memcpy(k + 2, v[i].addr, 16);
+		g->a += hash_bytes(k, sizeof(k), side);
+		g->b += hash_bytes(k, sizeof(k), side * 7 + 1);
+	}
+	g->a += mix(n + side);
+}
+
+static struct digest conduit_digest(const struct seg_conduit *c, size_t index)
+{
+	struct digest g = { mix(c->from * 131 + c->to * 7 + (uint64_t)c->kind), mix(c->from + 1), index };
+
+	digest_prefixes(&g, c->srcs, c->n_srcs, 11);
+	digest_prefixes(&g, c->dsts, c->n_dsts, 13);
+	for (size_t i = 0; i < c->n_services; i++) {
+		uint8_t k[5] = { (uint8_t)c->services[i].proto, (uint8_t)(c->services[i].port_lo >> 8),
+				 (uint8_t)c->services[i].port_lo, (uint8_t)(c->services[i].port_hi >> 8),
+				 (uint8_t)c->services[i].port_hi };
+		g.a += hash_bytes(k, sizeof(k), 17);
+		g.b += hash_bytes(k, sizeof(k), 19);
+	}
+	g.b += mix(c->n_services + 23);
+	return g;
+}
+
+static int by_digest(const void *pa, const void *pb)
+{
+	const struct digest *x = pa, *y = pb;
+
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	if (x->b != y->b)
+		return x->b < y->b ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Two conduits that differ only in name, approval or dates: one of them is
+ * a leftover (an old approval never removed) — sorted digests, not pairs. */
+static void check_duplicate_conduits(const struct seg_config *cfg, struct seg_diags *d)
+{
+	struct digest *v = calloc(cfg->n_conduits ? cfg->n_conduits : 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v) {
+		d->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_conduits; i++)
+		if (cfg->conduits[i].name && cfg->conduits[i].from < cfg->n_zones && cfg->conduits[i].to < cfg->n_zones)
+			v[n++] = conduit_digest(&cfg->conduits[i], i);
+	qsort(v, n, sizeof(*v), by_digest);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (v[i].a != v[first].a || v[i].b != v[first].b) {
+			first = i;
+			continue;
+		}
+		const struct seg_conduit *c = &cfg->conduits[v[i].index], *o = &cfg->conduits[v[first].index];
+		WARN(d, c->line, "conduit '%s' opens exactly what conduit '%s' opens (same zones, kind, hosts and "
+		     "services) — remove the one whose approval is no longer current", c->name, o->name);
+		NOTE(d, o->line, "conduit '%s' is defined here", o->name);
+	}
+	free(v);
+}
+
 void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags *d)
 {
 	if (cfg->n_zones == 0)
@@ -619,6 +782,7 @@ void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags
 	check_unique_names(cfg, d);
 	check_interfaces(cfg, d);
 	check_zone_networks(cfg, d);
+	check_zone_kinds_and_width(cfg, d);
 	check_catchalls(cfg, d);
 	check_gateway_services(cfg, d);
 	struct seg_zonemap map = { 0 };
@@ -629,4 +793,6 @@ void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags
 	for (size_t i = 0; i < cfg->n_conduits; i++)
 		check_conduit(cfg, &map, &cfg->conduits[i], today, d);
 	seg_zonemap_free(&map);
+	seg_check_paths(cfg, d);
+	check_duplicate_conduits(cfg, d);
 }

@@ -85,7 +85,7 @@ static struct seg_config *build(const struct variant *v)
 	int64_t today;
 	const char *why;
 
-	ck_assert_int_eq(seg_date_parse("2026-01-01", &today, &why), 0);
+	ck_assert_int_eq(seg_date_parse("2026-06-01", &today, &why), 0);
 	ck_assert_int_ge(asprintf(&text, BASE, v->settings, v->zone, v->services, v->expires, v->conduit), 0);
 	int r = seg_config_load_string(text, "diff.conf", today, &cfg, &d);
 	if (r < 0)

@@ -27,7 +27,7 @@ static const char *const golden_configs[] = {
 	TEST_CONFIGS "/good/gateway-services.conf",
 	TEST_CONFIGS "/good/expired.conf",
 	TEST_CONFIGS "/good/mixed-families.conf",
-	TEST_CONFIGS "/good/egress-whole-cloud.conf",
+	TEST_CONFIGS "/good/lgwan-to-lgwan-any.conf",
 };
 
 static struct seg_plan *compile_file(const char *path, struct seg_config **ret_cfg, struct seg_zonemap *map)
@@ -207,11 +207,11 @@ static const char overlap_conf[] =
 	"          { name = \"b\"; kind = \"lgwan\"; interfaces = [ \"b0\" ]; networks = [ \"10.2.0.0/16\" ]; } );\n"
 	"conduits = (\n"
 	" { name = \"x\"; kind = \"specific\"; from = \"a\"; to = \"b\"; sources = [ \"10.1.0.0/24\" ];\n"
-	"   destinations = [ \"10.2.0.0/24\" ]; services = [ \"tcp/100-200\" ]; approval = \"A\"; expires = \"2099-01-01\"; },\n"
+	"   destinations = [ \"10.2.0.0/24\" ]; services = [ \"tcp/100-200\" ]; approval = \"A\"; expires = \"2027-12-31\"; },\n"
 	" { name = \"y\"; kind = \"specific\"; from = \"a\"; to = \"b\"; sources = [ \"10.1.0.128/25\" ];\n"
-	"   destinations = [ \"10.2.0.5\" ]; services = [ \"tcp/150-300\" ]; approval = \"A\"; expires = \"2099-01-01\"; },\n"
+	"   destinations = [ \"10.2.0.5\" ]; services = [ \"tcp/150-300\" ]; approval = \"A\"; expires = \"2027-12-31\"; },\n"
 	" { name = \"z\"; kind = \"specific\"; from = \"a\"; to = \"b\"; sources = [ \"10.1.0.0/16\" ];\n"
-	"   destinations = [ \"10.2.0.0/16\" ]; services = [ \"tcp/120\" ]; approval = \"A\"; expires = \"2099-01-01\"; } );\n";
+	"   destinations = [ \"10.2.0.0/16\" ]; services = [ \"tcp/120\" ]; approval = \"A\"; expires = \"2027-12-31\"; } );\n";
 
 static bool set_holds(const struct seg_plan_set *s, const uint8_t *key)
 {
@@ -234,7 +234,7 @@ START_TEST(test_overlap_union)
 	struct seg_zonemap map = { 0 };
 	struct seg_plan *p = NULL;
 
-	ck_assert_int_eq(seg_config_load_string(overlap_conf, "overlap.conf", 20000, &cfg, &d), 0);
+	ck_assert_int_eq(seg_config_load_string(overlap_conf, "overlap.conf", 20600, &cfg, &d), 0);
 	seg_diags_free(&d);
 	ck_assert_int_eq(seg_zonemap_build(cfg, &map), 0);
 	ck_assert_int_eq(seg_plan_compile(cfg, &map, &p), 0);

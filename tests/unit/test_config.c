@@ -380,8 +380,9 @@ START_TEST(test_detail_conduits)
 	ck_assert_int_eq(c->kind, SEG_CONDUIT_EGRESS);
 	ck_assert_uint_eq(c->to, 3);
 	assert_prefix(&c->srcs[0], "10.30.0.0/28", 46);
-	ck_assert_uint_eq(c->n_dsts, 0);      /* the whole cloud */
-	assert_service(&c->services[0], SEG_PROTO_ANY, 0, 0);
+	ck_assert_uint_eq(c->n_dsts, 1);
+	assert_prefix(&c->dsts[0], "203.0.113.0/24", 47);
+	assert_service(&c->services[0], SEG_PROTO_TCP, 8080, 8080);
 	ck_assert(c->expired);
 	ck_assert_int_eq(c->expires_day - t, -299);
 
@@ -399,13 +400,13 @@ START_TEST(test_expiry_boundaries)
 {
 	static const struct { const char *expires; bool expired; bool warned; } t[] = {
 		{ "2026-11-25", true, true }, { "2026-11-26", false, true }, { "2026-12-26", false, true },
-		{ "2026-12-27", false, false }, { "2099-01-01", false, false },
+		{ "2026-12-27", false, false }, { "2028-11-26", false, false },   /* max_validity ahead */
 	};
 	for (int i = 0; i < N(t); i++) {
 		char *text;
 		struct seg_config *cfg = NULL;
 		struct seg_diags d;
-		ck_assert(asprintf(&text, "version = 1;\nzones = (\n"
+		ck_assert(asprintf(&text, "version = 1;\nzones = ( { name = \"mn0\"; kind = \"mynumber\"; interfaces = [ \"eth9\" ]; networks = [ \"192.0.2.0/24\" ]; },\n"
 				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
 				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
 				   "conduits = ( { name = \"c\"; kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
@@ -440,11 +441,11 @@ START_TEST(test_approval_one_error)
 		char *text;
 		struct seg_config *cfg = NULL;
 		struct seg_diags d;
-		ck_assert(asprintf(&text, "version = 1;\nzones = (\n"
+		ck_assert(asprintf(&text, "version = 1;\nzones = ( { name = \"mn0\"; kind = \"mynumber\"; interfaces = [ \"eth9\" ]; networks = [ \"192.0.2.0/24\" ]; },\n"
 				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
 				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
 				   "conduits = ( { name = \"c\"; kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
-				   "  destinations = [ \"10.30.0.33\" ]; services = [ \"tcp/3389\" ]; expires = \"2099-01-01\";\n"
+				   "  destinations = [ \"10.30.0.33\" ]; services = [ \"tcp/3389\" ]; expires = \"2027-12-31\";\n"
 				   "  %s } );\n", t[i].line) > 0);
 		ck_assert_int_eq(seg_config_load_string(text, "approval.conf", today(), &cfg, &d), -EINVAL);
 		char *all = dump(&d);
@@ -472,11 +473,11 @@ START_TEST(test_broken_list_not_missing)
 		char *text;
 		struct seg_config *cfg = NULL;
 		struct seg_diags d;
-		ck_assert(asprintf(&text, "version = 1;\nzones = (\n%s"
+		ck_assert(asprintf(&text, "version = 1;\nzones = ( { name = \"mn0\"; kind = \"mynumber\"; interfaces = [ \"eth9\" ]; networks = [ \"192.0.2.0/24\" ]; },\n%s"
 				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
 				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
 				   "conduits = ( { name = \"c\"; %s\n"
-				   "  services = [ \"tcp/443\" ]; approval = \"A-1\"; expires = \"2099-01-01\"; } );\n",
+				   "  services = [ \"tcp/443\" ]; approval = \"A-1\"; expires = \"2027-12-31\"; } );\n",
 				   t[i].zones, t[i].conduit) > 0);
 		ck_assert_int_eq(seg_config_load_string(text, "broken.conf", today(), &cfg, &d), -EINVAL);
 		char *all = dump(&d);
@@ -505,7 +506,7 @@ START_TEST(test_expires_one_error)
 		char *text;
 		struct seg_config *cfg = NULL;
 		struct seg_diags d;
-		ck_assert(asprintf(&text, "version = 1;\nzones = (\n"
+		ck_assert(asprintf(&text, "version = 1;\nzones = ( { name = \"mn0\"; kind = \"mynumber\"; interfaces = [ \"eth9\" ]; networks = [ \"192.0.2.0/24\" ]; },\n"
 				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
 				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
 				   "conduits = ( { name = \"c\"; kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
@@ -594,7 +595,7 @@ START_TEST(test_entry_lines)
 		"    \"203.0.113.10\",",                                                   /* 17 */
 		"    \"2001:db8::10\"",                                                    /* 18 */
 		"  ];",
-		"  services = [ \"tcp/3389\" ]; approval = \"A-1\"; expires = \"2099-01-01\"; } );",
+		"  services = [ \"tcp/3389\" ]; approval = \"A-1\"; expires = \"2027-12-31\"; } );",
 	};
 	static const struct { const char *eol; } variants[] = { { "\n" }, { "\r\n" } };
 	for (int v = 0; v < N(variants); v++) {
@@ -671,10 +672,10 @@ START_TEST(test_endpoint_overlaps_pairwise)
 	FILE *f = open_memstream(&buf, &len);
 
 	rnd_state = 1000u + (uint32_t)_i;
-	fprintf(f, "version = 1;\nzones = (\n{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ];"
-		" networks = [ \"10.0.0.0/8\" ]; },\n{ name = \"cloud\"; kind = \"external\"; interfaces = [ \"eth0\" ]; } );\n"
+	fprintf(f, "version = 1;\nzones = ( { name = \"mn0\"; kind = \"mynumber\"; interfaces = [ \"eth9\" ]; networks = [ \"192.0.2.0/24\" ]; },\n{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ];"
+		" networks = [ \"8.0.0.0/6\" ]; },\n{ name = \"cloud\"; kind = \"external\"; interfaces = [ \"eth0\" ]; } );\n"
 		"conduits = ( { name = \"c\"; kind = \"egress\"; from = \"internet\"; to = \"cloud\";\n"
-		"services = [ \"tcp/1\" ]; approval = \"A\"; expires = \"2099-01-01\";\nsources = [\n");
+		"services = [ \"tcp/1\" ]; approval = \"A\"; expires = \"2027-12-31\"; destinations = [ \"203.0.113.1\" ];\nsources = [\n");
 	for (int i = 0; i < N_SRC; i++) {         /* entry i on line HEAD + i */
 		random_prefix(pfx, sizeof(pfx), &v[i], 20 + (unsigned)_i * 4);
 		fprintf(f, "\"%s\"%s\n", pfx, i + 1 < N_SRC ? "," : "");
@@ -715,7 +716,7 @@ START_TEST(test_zone_network_overlaps_pairwise)
 	FILE *f = open_memstream(&buf, &len);
 
 	rnd_state = 2000u + (uint32_t)_i;
-	fprintf(f, "version = 1;\nzones = (\n");
+	fprintf(f, "version = 1;\nzones = ( { name = \"mn0\"; kind = \"mynumber\"; interfaces = [ \"eth9\" ]; networks = [ \"192.0.2.0/24\" ]; },\n");
 	for (int z = 0, line = HEAD; z < ZONES; z++) {
 		fprintf(f, "{ name = \"z%d\"; kind = \"lgwan\"; interfaces = [ \"eth%d\" ]; networks = [\n", z, z);
 		line++;
@@ -781,7 +782,7 @@ START_TEST(test_many_endpoints)
 		char *buf = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&buf, &len);
-		fprintf(f, "version = 1;\nzones = (\n{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [\n");
+		fprintf(f, "version = 1;\nzones = ( { name = \"mn0\"; kind = \"mynumber\"; interfaces = [ \"eth9\" ]; networks = [ \"192.0.2.0/24\" ]; },\n{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [\n");
 		for (unsigned i = 0; i < 1024; i++)
 			fprintf(f, "\"10.%u.%u.0/18\"%s\n", i / 4, i % 4 * 64, i < 1023 ? "," : "");
 		fprintf(f, "]; },\n{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [\n");
@@ -790,17 +791,17 @@ START_TEST(test_many_endpoints)
 		fprintf(f, "]; },\n{ name = \"cloud\"; kind = \"external\"; interfaces = [ \"eth0\" ]; } );\nconduits = (\n");
 		if (kind == 0) {
 			fprintf(f, "{ name = \"wide\"; kind = \"egress\"; from = \"internet\"; to = \"cloud\"; sources = [\n");
-			for (unsigned i = 1; i <= MANY_SOURCES; i++)
-				fprintf(f, "\"10.%u.%u.%u\"%s\n", i >> 16 & 255, i >> 8 & 255, i & 255,
+			for (unsigned i = 1; i <= MANY_SOURCES; i++)   /* last octet 1-254: never a /18's network or broadcast */
+				fprintf(f, "\"10.%u.%u.%u\"%s\n", i / 254 >> 8 & 255, i / 254 & 255, i % 254 + 1,
 					i < MANY_SOURCES ? "," : "");
 			fprintf(f, "]; destinations = [ \"203.0.113.10\" ]; services = [ \"tcp/8080\" ];"
-				" approval = \"A\"; expires = \"2099-01-01\"; } );\n");
+				" approval = \"A\"; expires = \"2027-12-31\"; } );\n");
 		} else {
 			for (unsigned i = 1; i <= 100000; i++)
 				fprintf(f, "{ name = \"c%u\"; kind = \"egress\"; from = \"internet\"; to = \"cloud\";"
 					" sources = [ \"10.%u.%u.%u\" ]; destinations = [ \"203.%u.%u.%u\" ];"
-					" services = [ \"tcp/%u\" ]; approval = \"A\"; expires = \"2099-01-01\"; }%s\n",
-					i, i >> 16 & 255, i >> 8 & 255, i & 255, i >> 16 & 255, i >> 8 & 255, i & 255,
+					" services = [ \"tcp/%u\" ]; approval = \"A\"; expires = \"2027-12-31\"; }%s\n",
+					i, i / 254 >> 8 & 255, i / 254 & 255, i % 254 + 1, i >> 16 & 255, i >> 8 & 255, i & 255,
 					i % 60000 + 1, i < 100000 ? "," : "");
 			fprintf(f, ");\n");
 		}
@@ -1135,7 +1136,7 @@ START_TEST(test_utf8_strings)
 		char *text;
 		struct seg_config *cfg = NULL;
 		struct seg_diags d;
-		ck_assert(asprintf(&text, "version = 1;\nzones = (\n"
+		ck_assert(asprintf(&text, "version = 1;\nzones = ( { name = \"mn0\"; kind = \"mynumber\"; interfaces = [ \"eth9\" ]; networks = [ \"192.0.2.0/24\" ]; },\n"
 				   "{ name = \"lgwan\"; kind = \"lgwan\"; interfaces = [ \"eth2\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
 				   "{ name = \"internet\"; kind = \"internet\"; interfaces = [ \"eth3\" ]; networks = [ \"10.30.0.0/24\" ]; } );\n"
 				   "conduits = ( { name = \"c\"; kind = \"screen\"; from = \"lgwan\"; to = \"internet\";\n"
