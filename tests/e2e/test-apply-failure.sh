@@ -112,7 +112,7 @@ zones = (
 conduits = (
   { name = "mail"; kind = "sanitize"; from = "internet"; to = "lgwan";
     destinations = [ "10.20.0.25" ]; services = [ "tcp/25" ];
-    approval = "X-1"; expires = "2099-12-31"; }
+    approval = "X-1"; expires = "$EXPIRES"; }
 );
 EOF
 }

@@ -10,7 +10,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SEGCTL=${SEGCTL:-$TOP/build/segctl}
 SEGD=${SEGD:-$TOP/build/segd}
 CONFIGS=$TOP/tests/configs
-export SEGD_TODAY=2026-11-26          # expiry cases must not rot
+source "$TOP/tests/e2e/tools/faketime.sh"
+fake_date 2026-11-26                 # expiry cases must not rot (libfaketime)
 PASS=0 FAIL=0
 TMP=$(mktemp -d /tmp/segd-check-cli.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
@@ -187,12 +188,15 @@ done
 run "$SEGCTL" -c "$CONFIGS/bad/001-unknown-top-key.conf" check
 expect_rc 1 "segctl -c BAD check"
 
-# ---- the date: SEGD_TODAY decides expiry ----
+# ---- the date: the clock decides expiry, never the environment ----
 run "$SEGCTL" check "$CONFIGS/good/expired.conf"
-case $out in *"(1 expired, not installed)"*) ok "expired conduit counted on $SEGD_TODAY" ;; *) fail "expired: $out" ;; esac
+case $out in *"(1 expired, not installed)"*) ok "expired conduit counted on 2026-11-26" ;; *) fail "expired: $out" ;; esac
 grep -q "expired.conf:[0-9]*: warning: conduit 'old-link' expired on 2026-11-25" "$TMP/err" && ok "expiry warning with line" || fail "expiry warning: $err"
-SEGD_TODAY=2026-11-01 run "$SEGCTL" check "$CONFIGS/good/expired.conf"
+FAKETIME="@2026-11-01 12:00:00" run "$SEGCTL" check "$CONFIGS/good/expired.conf"
 case $out in *"(0 expired, not installed)"*) ok "not yet expired on 2026-11-01" ;; *) fail "2026-11-01: $out" ;; esac
+# SEGD_TODAY once moved the date and re-installed expired conduits without a word
+SEGD_TODAY=2026-11-01 run "$SEGCTL" check "$CONFIGS/good/expired.conf"
+case $out in *"(1 expired, not installed)"*) ok "SEGD_TODAY is ignored (still expired on 2026-11-26)" ;; *) fail "SEGD_TODAY moved the date: $out" ;; esac
 
 # ---- inputs made here: big, deep, writable ----
 { cat "$CONFIGS/good/base.conf"; yes '# padding padding padding padding padding padding padding padding' | head -c $((10 << 20)); } >"$TMP/big.conf"

@@ -16,7 +16,7 @@ source "$TOOLS/daemon-lib.sh"
 require_root
 CONFIG=${E2E_CONFIG:-$TOP/conf/lab.conf}
 BAD=$TOP/tests/configs/bad
-export SEGD_TODAY=2026-11-26   # expiry cases of the catalog must not rot
+fake_date 2026-11-26   # expiry cases of the catalog must not rot (libfaketime)
 
 lab_up "$CONFIG" || { fail "lab_up $CONFIG"; summary; exit 1; }
 start_segd "$CONFIG" || { fail "segd starts"; summary; exit 1; }

@@ -63,39 +63,39 @@ conduits = (
   { name = "my-lg"; kind = "specific"; from = "my1"; to = "lg1";
     sources = [ "10.10.0.5", "fd00:10::5" ]; destinations = [ "10.20.0.50", "fd00:20::50" ];
     services = [ "tcp/443", "icmp", "icmpv6", "udp/500" ];
-    approval = "A-1"; expires = "2099-12-31"; },
+    approval = "A-1"; expires = "$EXPIRES"; },
   { name = "my2-lg"; kind = "specific"; from = "my2"; to = "lg1";
     sources = [ "10.11.0.7" ]; destinations = [ "10.20.0.50" ];
-    services = [ "tcp/8443" ]; approval = "A-2"; expires = "2099-12-31"; },
+    services = [ "tcp/8443" ]; approval = "A-2"; expires = "$EXPIRES"; },
   { name = "lg-lg-any"; kind = "specific"; from = "lg1"; to = "lg2";
     sources = [ "10.20.1.0/24", "10.20.2.0/23", "fd00:20:0:1::/64" ];
     destinations = [ "10.21.0.0/16", "fd00:21::/48" ];
-    services = [ "any" ]; approval = "A-3"; expires = "2099-12-31"; },
+    services = [ "any" ]; approval = "A-3"; expires = "$EXPIRES"; },
   { name = "lg-lg-ranges"; kind = "specific"; from = "lg1"; to = "lg2";
     sources = [ "10.20.0.0/24" ]; destinations = [ "10.21.0.10", "10.21.0.11" ];
     services = [ "tcp/1000-2000", "tcp/2500-2600", "udp/53", "icmp" ];
-    approval = "A-4"; expires = "2099-12-31"; },
+    approval = "A-4"; expires = "$EXPIRES"; },
   { name = "lg-lg-overlap"; kind = "specific"; from = "lg1"; to = "lg2";
     sources = [ "10.20.0.0/25" ]; destinations = [ "10.21.0.0/24" ];
-    services = [ "tcp/1200-3000" ]; approval = "A-5"; expires = "2099-12-31"; },
+    services = [ "tcp/1200-3000" ]; approval = "A-5"; expires = "$EXPIRES"; },
   { name = "lg2-back"; kind = "specific"; from = "lg2"; to = "lg1";
-    services = [ "tcp/80" ]; approval = "A-6"; expires = "2099-12-31"; },
+    services = [ "tcp/80" ]; approval = "A-6"; expires = "$EXPIRES"; },
   { name = "mail"; kind = "sanitize"; from = "in1"; to = "lg1";
     destinations = [ "10.20.0.25", "fd00:20::25" ]; services = [ "tcp/25" ];
-    approval = "A-7"; expires = "2099-12-31"; },
+    approval = "A-7"; expires = "$EXPIRES"; },
   { name = "vdi"; kind = "screen"; from = "lg1"; to = "in1";
     sources = [ "10.20.8.0/22" ]; destinations = [ "10.30.0.33", "fd00:30::33" ];
-    services = [ "tcp/3389", "udp/3389" ]; approval = "A-8"; expires = "2099-12-31"; },
+    services = [ "tcp/3389", "udp/3389" ]; approval = "A-8"; expires = "$EXPIRES"; },
   { name = "egress"; kind = "egress"; from = "in1"; to = "cloud";
-    services = [ "tcp/80", "tcp/443", "udp/443" ]; approval = "A-9"; expires = "2099-12-31"; },
+    destinations = [ "203.0.113.0/24", "2001:db8:113::/48" ]; services = [ "tcp/80", "tcp/443", "udp/443" ]; approval = "A-9"; expires = "$EXPIRES"; },
   { name = "egress2"; kind = "egress"; from = "in2"; to = "partner";
-    destinations = [ "198.51.100.0/25" ]; services = [ "any" ]; approval = "A-10"; expires = "2099-12-31"; },
+    destinations = [ "198.51.100.0/25" ]; services = [ "tcp/443", "icmp" ]; approval = "A-10"; expires = "$EXPIRES"; },
   { name = "old"; kind = "specific"; from = "lg2"; to = "lg1";
     services = [ "tcp/23" ]; approval = "A-11"; expires = "2001-01-01"; }
 EOF
 	local i
 	for ((i = 0; i < n; i++)); do
-		printf '  ,{ name = "bulk%d"; kind = "specific"; from = "lg1"; to = "lg2"; sources = [ "10.20.%d.%d" ]; destinations = [ "10.21.%d.%d" ]; services = [ "tcp/%d" ]; approval = "B"; expires = "2099-12-31"; }\n' \
+		printf '  ,{ name = "bulk%d"; kind = "specific"; from = "lg1"; to = "lg2"; sources = [ "10.20.%d.%d" ]; destinations = [ "10.21.%d.%d" ]; services = [ "tcp/%d" ]; approval = "B"; expires = "$EXPIRES"; }\n' \
 			"$i" $((i / 250 % 256)) $((i % 250 + 1)) $((i / 200 % 256)) $((i % 200 + 1)) $((i % 60000 + 1024))
 	done
 	echo ");"

@@ -62,11 +62,11 @@ zones = (
 );
 conduits = (
   { name = "dns"; kind = "specific"; from = "a"; to = "b"; sources = [ "10.71.0.2" ];
-    destinations = [ "10.72.0.2" ]; services = [ "udp/53" ]; approval = "V-1"; expires = "2099-12-31"; },
+    destinations = [ "10.72.0.2" ]; services = [ "udp/53" ]; approval = "V-1"; expires = "$EXPIRES"; },
   { name = "web"; kind = "specific"; from = "a"; to = "b"; sources = [ "10.71.0.0/24" ];
-    destinations = [ "10.72.0.2" ]; services = [ "tcp/80", "tcp/8000-8100" ]; approval = "V-2"; expires = "2099-12-31"; },
+    destinations = [ "10.72.0.2" ]; services = [ "tcp/80", "tcp/8000-8100" ]; approval = "V-2"; expires = "$EXPIRES"; },
   { name = "mail"; kind = "sanitize"; from = "c"; to = "b"; sources = [ "10.73.0.9" ];
-    destinations = [ "10.72.0.25" ]; services = [ "tcp/25" ]; approval = "V-3"; expires = "2099-12-31"; }
+    destinations = [ "10.72.0.25" ]; services = [ "tcp/25" ]; approval = "V-3"; expires = "$EXPIRES"; }
 );
 EOF
 T=segd_verify
@@ -226,9 +226,9 @@ fi
 gen_big() {
 	local n=$1
 	sed -n '1,/^conduits = (/p' "$CONF"
-	echo '  { name = "seed"; kind = "specific"; from = "a"; to = "b"; services = [ "tcp/80" ]; approval = "B"; expires = "2099-12-31"; }'
-	awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
-		printf "  ,{ name = \"b%d\"; kind = \"specific\"; from = \"a\"; to = \"b\"; sources = [ \"10.71.0.%d\" ]; destinations = [ \"10.72.0.%d\" ]; services = [ \"tcp/%d\" ]; approval = \"B\"; expires = \"2099-12-31\"; }\n",
+	echo '  { name = "seed"; kind = "specific"; from = "a"; to = "b"; services = [ "tcp/80" ]; approval = "B"; expires = "'"$EXPIRES"'"; }'
+	awk -v n="$n" -v EXPIRES="$EXPIRES" 'BEGIN { for (i = 0; i < n; i++)
+		printf "  ,{ name = \"b%d\"; kind = \"specific\"; from = \"a\"; to = \"b\"; sources = [ \"10.71.0.%d\" ]; destinations = [ \"10.72.0.%d\" ]; services = [ \"tcp/%d\" ]; approval = \"B\"; expires = \"" EXPIRES "\"; }\n",
 			i, i % 250 + 1, int(i / 250) % 250 + 1, int(i / 62500) * 100 + 1024 }'
 	echo ");"
 }
