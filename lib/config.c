@@ -612,7 +612,9 @@ static void push_ifname(struct ctx *c, const char *v, int line, void *arg)
 	if (!seg_ifname_plain(v, &why)) {
 		char shown[4 * SEG_IFNAMSIZ + 1];
 		seg_text_escape(v, shown, sizeof(shown));
+		c->d->check = SEG_CHECK_ZONES;
 		ERR(c, line, "%s: interface '%s' is refused: %s", vec->what, shown, why);
+		c->d->check = SEG_CHECK_FORM;
 		return;
 	}
 	char **slot = vec_push(c, vec);
@@ -819,8 +821,11 @@ static void parse_approval(struct ctx *c, const config_setting_t *g, const char 
 	if (!*cd->approval)
 		ERR(c, line_of(s), "%s: 'approval' is empty — write the reference of its approval, e.g. "
 		    "approval = \"R8-DX-014\"; (rule 4)", what);
-	else if (seg_text_check(cd->approval, true, &why) < 0)
+	else if (seg_text_check(cd->approval, true, &why) < 0) {
+		c->d->check = SEG_CHECK_APPROVAL;
 		ERR(c, line_of(s), "%s: 'approval' %s (rule 4)", what, why);
+		c->d->check = SEG_CHECK_FORM;
+	}
 }
 
 static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, struct seg_conduit *cd)
@@ -862,8 +867,11 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 	parse_expires(c, g, what, cd);
 	const char *why;
 	if (get_string(c, g, what, "comment", &cd->comment, SEG_MAX_TEXT) && cd->comment &&
-	    seg_text_check(cd->comment, false, &why) < 0)
+	    seg_text_check(cd->comment, false, &why) < 0) {
+		c->d->check = SEG_CHECK_APPROVAL;
 		ERR(c, line_of(config_setting_get_member(g, "comment")), "%s: 'comment' %s", what, why);
+		c->d->check = SEG_CHECK_FORM;
+	}
 }
 
 /* ---- settings ---- */

@@ -28,5 +28,31 @@ int seg_config_load_string(const char *text, const char *name, int64_t today,
  * exposed for tests). Appends to diags; marks expired conduits. */
 void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags *diags);
 
+/* The checks a configuration goes through, each with the clause of the
+ * city's policy it serves: every diagnostic carries the check that said it
+ * (seg_diag.check), so that the report can say which checks ran and passed. */
+enum seg_check {
+	SEG_CHECK_FORM,           /* keys, types, values, names, entries in their zones */
+	SEG_CHECK_ZONES,          /* networks unicast, no overlap, no disguised catch-all; interfaces */
+	SEG_CHECK_RULE1,          /* no conduit between mynumber and internet/external */
+	SEG_CHECK_MYNUMBER,       /* specific, unicast single hosts, max_hosts, named services, max_ports */
+	SEG_CHECK_RELAY,          /* lgwan <-> outside: sanitize/screen to single relay hosts, named services */
+	SEG_CHECK_INTERNET,       /* internet -> external egress to named destinations; inbound to hosts */
+	SEG_CHECK_KINDS,          /* the KINDS table */
+	SEG_CHECK_PATHS,          /* no host both joined to My Number and to the outside */
+	SEG_CHECK_APPROVAL,       /* approval text, expiry within max_validity, expired, soon */
+	SEG_CHECK_TUNNELS,        /* services that carry tunnels (warnings) */
+	SEG_CHECK_DUPLICATES,     /* conduits that open the same (warnings) */
+	SEG_CHECK_COUNT
+};
+
+struct seg_check_info {
+	const char *id;           /* "paths": JSON and tests */
+	const char *en, *ja;      /* what it asks */
+	const char *clause;       /* of the city's policy (three-layer-model.md) */
+};
+
+const struct seg_check_info *seg_check_info(enum seg_check c);
+
 /* SHA-256 of the file's bytes as hex, for status/revisions. */
 #endif

@@ -55,7 +55,7 @@ void seg_diag(struct seg_diags *d, enum seg_severity sev, int line, const char *
 		d->oom = 1;
 		return;
 	}
-	d->v[d->n++] = (struct seg_diag){ .sev = sev, .line = line, .msg = msg };
+	d->v[d->n++] = (struct seg_diag){ .sev = sev, .line = line, .check = d->check, .msg = msg };
 }
 
 const char *seg_severity_name(enum seg_severity sev)

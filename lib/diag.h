@@ -18,6 +18,7 @@ enum seg_severity { SEG_SEV_ERROR, SEG_SEV_WARNING, SEG_SEV_NOTE };
 struct seg_diag {
 	enum seg_severity sev;
 	int line;                 /* 0: the file as a whole */
+	int check;                /* which check said it (config.h: enum seg_check) */
 	char *msg;                /* without location and severity */
 };
 
@@ -27,6 +28,8 @@ struct seg_diags {
 	size_t n, cap;
 	size_t n_errors, n_warnings;
 	int oom;                  /* an allocation failed: the list is incomplete */
+	int check;                /* the check running now: stamped on what it appends */
+	int validated;            /* the model's checks ran (a file that cannot be parsed skips them) */
 };
 
 void seg_diags_init(struct seg_diags *d, const char *file);

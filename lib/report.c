@@ -50,6 +50,25 @@ const char *seg_report_cell_name(enum seg_report_cell c)
 	return (unsigned)c < SEG_CELL_COUNT ? cell_names[c] : "?";
 }
 
+const char *seg_report_check_state(const struct seg_report *r, enum seg_check c, char *buf, size_t len)
+{
+	size_t errs = 0, warns = 0;
+
+	for (size_t i = 0; i < r->diags.n; i++) {
+		errs += r->diags.v[i].check == (int)c && r->diags.v[i].sev == SEG_SEV_ERROR;
+		warns += r->diags.v[i].check == (int)c && r->diags.v[i].sev == SEG_SEV_WARNING;
+	}
+	if (errs)
+		snprintf(buf, len, "FAILED (%zu error%s)", errs, errs == 1 ? "" : "s");
+	else if (!r->diags.validated && c != SEG_CHECK_FORM)
+		snprintf(buf, len, "not run");
+	else if (warns)
+		snprintf(buf, len, "passed, %zu warning%s", warns, warns == 1 ? "" : "s");
+	else
+		snprintf(buf, len, "passed");
+	return buf;
+}
+
 int64_t seg_report_local_day(int64_t us)
 {
 	time_t t = (time_t)(us / 1000000);

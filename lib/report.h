@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "config.h"
 #include "control.h"
 #include "diag.h"
 #include "model.h"
@@ -61,6 +62,12 @@ const struct seg_report_section_info *seg_report_section(enum seg_report_section
 enum seg_report_cell { SEG_CELL_INTRA, SEG_CELL_DENY, SEG_CELL_GUARD, SEG_CELL_OPEN,
 		       SEG_CELL_ISOLATED, SEG_CELL_COUNT };
 const char *seg_report_cell_name(enum seg_report_cell c);   /* "intra", "deny", ... */
+
+/* What each check of the model (config.h: enum seg_check) found: "passed",
+ * "passed, N warnings", "FAILED (N errors)" or "not run" (the file could not
+ * be parsed, so only the form was checked). Returns buf. */
+struct seg_report;
+const char *seg_report_check_state(const struct seg_report *r, enum seg_check c, char *buf, size_t len);
 
 struct seg_report_conduit {
 	size_t index;                /* into cfg->conduits */

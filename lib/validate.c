@@ -21,6 +21,37 @@
 #define WARN(d, line, ...) seg_diag((d), SEG_SEV_WARNING, (line), __VA_ARGS__)
 #define NOTE(d, line, ...) seg_diag((d), SEG_SEV_NOTE, (line), __VA_ARGS__)
 
+static const struct seg_check_info checks[SEG_CHECK_COUNT] = {
+	[SEG_CHECK_FORM] = { "form", "keys, types, values and names as documented; conduit hosts inside their zones; "
+		"no duplicate entries", "書式・値・名前、通信路の端点が各領域内にあること", "7(6)" },
+	[SEG_CHECK_ZONES] = { "zones", "zone networks unicast, not overlapping, no catch-all but an external zone's; "
+		"each interface in one zone, by its plain ASCII name", "領域のネットワークとインターフェース", "7(3)" },
+	[SEG_CHECK_RULE1] = { "rule1", "no conduit between a mynumber zone and an internet or external zone; a "
+		"mynumber zone exists", "マイナンバー利用事務系と外部との通信の禁止", "7(3)①" },
+	[SEG_CHECK_MYNUMBER] = { "mynumber", "conduits touching mynumber: specific, unicast single hosts (at most "
+		"max_hosts a side), named services opening at most max_ports ports",
+		"特定通信: 単一ホスト・名前付きサービス・ポート数の上限", "7(3)①, 7(6)" },
+	[SEG_CHECK_RELAY] = { "relay", "lgwan <-> internet/external only sanitize or screen, to single relay or "
+		"desktop hosts with named services", "無害化通信・画面転送: 中継ホストの明示", "7(3)②" },
+	[SEG_CHECK_INTERNET] = { "internet", "internet -> external only egress to named destinations; external -> "
+		"internet only to named hosts and services", "インターネット接続系: セキュリティクラウド経由", "7(3)③" },
+	[SEG_CHECK_KINDS] = { "kinds", "each conduit's kind is one the model allows between its zones' kinds",
+		"通信路の種別と領域の組合せ", "7(3)" },
+	[SEG_CHECK_PATHS] = { "paths", "no host joined to a mynumber zone is also a party of a conduit to or from "
+		"the Internet side", "マイナンバー系の接続先がインターネット側と通信しないこと", "7(3)①②" },
+	[SEG_CHECK_APPROVAL] = { "approval", "every conduit has a printable approval and an expiry at most "
+		"max_validity days ahead; expired ones are not installed", "承認番号と有効期限", "7(9), 8" },
+	[SEG_CHECK_TUNNELS] = { "tunnels", "services that carry tunnels are named (warning)",
+		"トンネル通信を運ぶサービスの警告", "7(6)" },
+	[SEG_CHECK_DUPLICATES] = { "duplicates", "no two conduits open the same (warning)", "重複した通信路の警告",
+		"7(9)" },
+};
+
+const struct seg_check_info *seg_check_info(enum seg_check c)
+{
+	return (unsigned)c < SEG_CHECK_COUNT ? &checks[c] : NULL;
+}
+
 /* A zone whose name could not be read still takes part in the other rules. */
 static const char *zname(const struct seg_zone *z)
 {
@@ -71,6 +102,7 @@ static void report_duplicates(struct named *v, size_t n, const char *type, const
 
 static void check_unique_names(const struct seg_config *cfg, struct seg_diags *d)
 {
+	d->check = SEG_CHECK_ZONES;
 	size_t max = cfg->n_zones > cfg->n_conduits ? cfg->n_zones : cfg->n_conduits;
 	struct named *v = calloc(max ? max : 1, sizeof(*v));
 	size_t n = 0;
@@ -93,6 +125,7 @@ static void check_unique_names(const struct seg_config *cfg, struct seg_diags *d
 
 static void check_interfaces(const struct seg_config *cfg, struct seg_diags *d)
 {
+	d->check = SEG_CHECK_ZONES;
 	for (size_t i = 0; i < cfg->n_zones; i++) {
 		const struct seg_zone *z = &cfg->zones[i];
 		for (size_t k = 0; k < z->n_ifaces; k++)
@@ -350,6 +383,8 @@ static void check_zone_networks(const struct seg_config *cfg, struct seg_diags *
 	size_t n = 0, np = 0;
 	struct item *v = collect_networks(cfg, &refs, &n);
 
+	d->check = SEG_CHECK_ZONES;
+
 	if (!v || !(pairs = find_overlap_pairs(v, n, &np))) {
 		d->oom = 1;
 		goto cleanup;
@@ -393,6 +428,7 @@ static void check_catchalls(const struct seg_config *cfg, struct seg_diags *d)
 		{ AF_INET, "IPv4" }, { AF_INET6, "IPv6" },
 	};
 
+	d->check = SEG_CHECK_ZONES;
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		const struct seg_zone *first = NULL;
 		for (size_t i = 0; i < cfg->n_zones; i++) {
@@ -455,6 +491,7 @@ static void check_endpoints(const struct seg_config *cfg, const struct seg_zonem
 		d->oom = 1;
 	for (size_t i = 0; i < n; i++) {
 		seg_prefix_format(&v[i], a, sizeof(a));
+		d->check = SEG_CHECK_FORM;
 		if (first && first[i] != SIZE_MAX)
 			ERR(d, v[i].line, "conduit '%s': %s '%s' is already covered by an earlier entry — "
 			    "remove the duplicate", c->name, side, a);
@@ -462,6 +499,7 @@ static void check_endpoints(const struct seg_config *cfg, const struct seg_zonem
 			ERR(d, v[i].line, "conduit '%s': %s '%s' is not in zone '%s' — use an address of that "
 			    "zone's networks, or correct '%s'", c->name, side, a, cfg->zones[zone].name,
 			    zone == c->from ? "from" : "to");
+		d->check = SEG_CHECK_MYNUMBER;
 		if (hosts_only && !seg_is_host(&v[i]))
 			ERR(d, v[i].line, "conduit '%s': %s '%s' is a network — this conduit must name single "
 			    "hosts (a /32 or /128 address)", c->name, side, a);
@@ -477,9 +515,11 @@ static void check_services(const struct seg_conduit *c, bool no_any, struct seg_
 	for (size_t i = 0; i < c->n_services; i++) {
 		const struct seg_service *s = &c->services[i];
 		seg_service_format(s, a, sizeof(a));
+		d->check = SEG_CHECK_MYNUMBER;
 		if (no_any && s->proto == SEG_PROTO_ANY)
 			ERR(d, s->line, "conduit '%s': service 'any' is not allowed here — a conduit touching a "
 			    "mynumber zone names its services, e.g. \"tcp/443\"", c->name);
+		d->check = SEG_CHECK_FORM;
 		for (size_t j = 0; j < i; j++) {
 			const struct seg_service *t = &c->services[j];
 			bool any = s->proto == SEG_PROTO_ANY || t->proto == SEG_PROTO_ANY;
@@ -520,12 +560,14 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 	const char *kind = seg_conduit_kind_name(c->kind);
 
 	if ((is_mynumber(f) && is_outside(t)) || (is_outside(f) && is_mynumber(t))) {
+		d->check = SEG_CHECK_RULE1;
 		ERR(d, c->line, "conduit '%s': no conduit may join a mynumber zone and an %s zone ('%s' -> '%s', "
 		    "rule 1 of the model) — remove it; My Number systems stay isolated", c->name,
 		    seg_zone_kind_name(is_mynumber(f) ? t->kind : f->kind), f->name, t->name);
 		return;
 	}
 	if (is_mynumber(f) || is_mynumber(t)) {
+		d->check = SEG_CHECK_MYNUMBER;
 		if (c->kind != SEG_CONDUIT_SPECIFIC)
 			ERR(d, c->line, "conduit '%s': a conduit touching mynumber zone '%s' must be kind "
 			    "\"specific\" (特定通信), not \"%s\" (rule 2) — write kind = \"specific\"; with single hosts "
@@ -539,6 +581,7 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 		return;
 	}
 	bool lg_out = (f->kind == SEG_ZONE_LGWAN && is_outside(t)) || (is_outside(f) && t->kind == SEG_ZONE_LGWAN);
+	d->check = SEG_CHECK_RELAY;
 	if (lg_out && c->kind != SEG_CONDUIT_SANITIZE && c->kind != SEG_CONDUIT_SCREEN)
 		ERR(d, c->line, "conduit '%s': between lgwan and %s zones only \"sanitize\" (無害化通信) or "
 		    "\"screen\" (画面転送) conduits are allowed, not \"%s\" (rule 3) — send it through a "
@@ -548,6 +591,7 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 		ERR(d, c->line, "conduit '%s': between lgwan and %s zones 'destinations' is missing (rule 3) — "
 		    "name the relay or desktop hosts it reaches", c->name,
 		    seg_zone_kind_name(f->kind == SEG_ZONE_LGWAN ? t->kind : f->kind));
+	d->check = SEG_CHECK_KINDS;
 	if (c->kind == SEG_CONDUIT_EGRESS && t->kind != SEG_ZONE_EXTERNAL) {
 		ERR(d, c->line, "conduit '%s': an \"egress\" conduit leads to an external zone (the security "
 		    "cloud), but '%s' is %s — use another kind or correct 'to'", c->name, t->name,
@@ -603,6 +647,7 @@ static void check_conduit(const struct seg_config *cfg, const struct seg_zonemap
 		return; /* already reported by the parser */
 	bool mn = is_mynumber(&cfg->zones[c->from]) || is_mynumber(&cfg->zones[c->to]);
 
+	d->check = SEG_CHECK_FORM;
 	if (c->from == c->to) {
 		ERR(d, c->line, "conduit '%s': 'from' and 'to' are both '%s' — traffic within a zone is always "
 		    "allowed; remove the conduit", c->name, cfg->zones[c->from].name);
@@ -614,12 +659,15 @@ static void check_conduit(const struct seg_config *cfg, const struct seg_zonemap
 	check_endpoints(cfg, map, c, c->dsts, c->n_dsts, c->to, "destination", mn, d);
 	check_services(c, mn, d);
 	seg_check_width(cfg, c, d);
+	d->check = SEG_CHECK_FORM;
 	check_families(c, d);
+	d->check = SEG_CHECK_APPROVAL;
 	check_approval(cfg, c, today, d, &c->expired);
 }
 
 static void check_gateway_services(const struct seg_config *cfg, struct seg_diags *d)
 {
+	d->check = SEG_CHECK_ZONES;
 	for (size_t i = 0; i < cfg->n_zones; i++)
 		for (size_t k = 0; k < cfg->zones[i].n_gw_services; k++)
 			if (cfg->zones[i].gw_services[k].proto == SEG_PROTO_ANY)
@@ -643,6 +691,8 @@ static void check_zone_kinds_and_width(const struct seg_config *cfg, struct seg_
 	const struct seg_zone *first_lgwan = NULL;
 	bool mynumber = false;
 	char a[64];
+
+	d->check = SEG_CHECK_ZONES;
 
 	for (size_t i = 0; i < cfg->n_zones; i++) {
 		const struct seg_zone *z = &cfg->zones[i];
@@ -674,6 +724,7 @@ static void check_zone_kinds_and_width(const struct seg_config *cfg, struct seg_
 				     f ? "IPv6" : "IPv4", cover[f], f ? "/32" : "/8");
 		}
 	}
+	d->check = SEG_CHECK_RULE1;
 	if (!mynumber && cfg->n_zones > 0)
 		WARN(d, (first_lgwan ? first_lgwan : &cfg->zones[0])->line, "no zone is of kind \"mynumber\": "
 		     "rule 1 and the kernel's guard of the My Number segment do not apply — if one of these zones "
@@ -758,6 +809,7 @@ static void check_duplicate_conduits(const struct seg_config *cfg, struct seg_di
 		d->oom = 1;
 		return;
 	}
+	d->check = SEG_CHECK_DUPLICATES;
 	for (size_t i = 0; i < cfg->n_conduits; i++)
 		if (cfg->conduits[i].name && cfg->conduits[i].from < cfg->n_zones && cfg->conduits[i].to < cfg->n_zones)
 			v[n++] = conduit_digest(&cfg->conduits[i], i);
@@ -777,6 +829,7 @@ static void check_duplicate_conduits(const struct seg_config *cfg, struct seg_di
 
 void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags *d)
 {
+	d->check = SEG_CHECK_FORM;
 	if (cfg->n_zones == 0)
 		ERR(d, 0, "no zones are defined — define at least the zones the gateway connects");
 	check_unique_names(cfg, d);
@@ -795,4 +848,6 @@ void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags
 	seg_zonemap_free(&map);
 	seg_check_paths(cfg, d);
 	check_duplicate_conduits(cfg, d);
+	d->check = SEG_CHECK_FORM;
+	d->validated = 1;
 }

@@ -53,6 +53,11 @@ static enum regime regime_of(const struct seg_config *cfg, const struct seg_cond
 	return REG_NONE;
 }
 
+static const enum seg_check regime_check[] = {
+	[REG_NONE] = SEG_CHECK_FORM, [REG_MYNUMBER] = SEG_CHECK_MYNUMBER, [REG_RELAY] = SEG_CHECK_RELAY,
+	[REG_EGRESS] = SEG_CHECK_INTERNET, [REG_INBOUND] = SEG_CHECK_INTERNET,
+};
+
 static const char *const regime_rule[] = {
 	[REG_MYNUMBER] = "rule 2", [REG_RELAY] = "rule 3", [REG_EGRESS] = "the Internet side",
 	[REG_INBOUND] = "the Internet side",
@@ -179,8 +184,11 @@ static void check_services(const struct seg_config *cfg, const struct seg_condui
 			    seg_conduit_kind_name(c->kind), regime_rule[reg]);
 		if (s->proto == SEG_PROTO_TCP || s->proto == SEG_PROTO_UDP)
 			ports += (uint64_t)s->port_hi - s->port_lo + 1;
-		if (reg <= REG_RELAY)
+		if (reg <= REG_RELAY) {
+			d->check = SEG_CHECK_TUNNELS;
 			warn_tunnels(c, s, a, d);
+			d->check = regime_check[reg];
+		}
 	}
 	if (ports > cfg->settings.max_ports)
 		ERR(d, c->services[0].line, "conduit '%s': its services open %llu ports, more than settings.max_ports (%u) — "
@@ -193,6 +201,7 @@ void seg_check_width(const struct seg_config *cfg, const struct seg_conduit *c, 
 {
 	enum regime reg = regime_of(cfg, c);
 
+	d->check = regime_check[reg];
 	/* addresses no host can have are wrong in every conduit */
 	check_side(cfg, c, reg, c->srcs, c->n_srcs, c->from, "source", reg == REG_MYNUMBER, d);
 	check_side(cfg, c, reg, c->dsts, c->n_dsts, c->to, "destination", reg != REG_NONE && reg != REG_EGRESS, d);
@@ -307,6 +316,7 @@ void seg_check_paths(const struct seg_config *cfg, struct seg_diags *d)
 		d->oom = 1;
 		return;
 	}
+	d->check = SEG_CHECK_PATHS;
 	for (size_t i = 0; n && i < cfg->n_conduits; i++) {
 		const struct seg_conduit *o = &cfg->conduits[i];
 		if (!o->name || o->from >= cfg->n_zones || o->to >= cfg->n_zones || o->expired)

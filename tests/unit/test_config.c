@@ -429,6 +429,57 @@ END_TEST
 /* An unusable 'expires' is one error on its own line, not also "missing". */
 /* A list whose entries are all wrong is reported for its entries, never as
  * missing (rules 2 and 3 ask for the key, which is there). */
+/* Every diagnostic names the check that said it, so that the report can say
+ * which checks ran and passed: one file of the catalog per check, and its
+ * errors all carry that check (a wrong stamp fails here). */
+START_TEST(test_checks_stamped)
+{
+	static const struct { const char *file; enum seg_check check; enum seg_severity sev; } t[] = {
+		{ "/bad/092-rule1-mynumber-to-internet.conf", SEG_CHECK_RULE1, SEG_SEV_ERROR },
+		{ "/bad/154-width-mynumber-all-ports.conf", SEG_CHECK_MYNUMBER, SEG_SEV_ERROR },
+		{ "/bad/161-width-sanitize-relay-network.conf", SEG_CHECK_RELAY, SEG_SEV_ERROR },
+		{ "/bad/164-width-inbound-whole-internet-any.conf", SEG_CHECK_INTERNET, SEG_SEV_ERROR },
+		{ "/bad/167-kind-sanitize-between-lgwan.conf", SEG_CHECK_KINDS, SEG_SEV_ERROR },
+		{ "/bad/169-path-mynumber-host-sanitized-mail.conf", SEG_CHECK_PATHS, SEG_SEV_ERROR },
+		{ "/bad/171-approval-full-width-space.conf", SEG_CHECK_APPROVAL, SEG_SEV_ERROR },
+		{ "/bad/174-expires-2999.conf", SEG_CHECK_APPROVAL, SEG_SEV_ERROR },
+		{ "/bad/175-zone-network-multicast.conf", SEG_CHECK_ZONES, SEG_SEV_ERROR },
+		{ "/bad/179-ifname-wildcard.conf", SEG_CHECK_ZONES, SEG_SEV_ERROR },
+		{ "/bad/032-prefix-length-33.conf", SEG_CHECK_FORM, SEG_SEV_ERROR },
+		{ "/good/width-mynumber-tunnel-ssh.conf", SEG_CHECK_TUNNELS, SEG_SEV_WARNING },
+		{ "/good/duplicate-conduits.conf", SEG_CHECK_DUPLICATES, SEG_SEV_WARNING },
+		{ "/good/no-mynumber-zone.conf", SEG_CHECK_RULE1, SEG_SEV_WARNING },
+	};
+	for (int i = 0; i < N(t); i++) {
+		char path[256];
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		size_t n = 0;
+		snprintf(path, sizeof(path), "%s%s", TEST_CONFIGS, t[i].file);
+		seg_config_load(path, today(), &cfg, &d);
+		for (size_t k = 0; k < d.n; k++) {
+			if (d.v[k].sev != t[i].sev)
+				continue;
+			ck_assert_msg(d.v[k].check == (int)t[i].check, "%s:%d: '%s' is stamped '%s', expected '%s'",
+				      t[i].file, d.v[k].line, d.v[k].msg, seg_check_info((enum seg_check)d.v[k].check)->id,
+				      seg_check_info(t[i].check)->id);
+			n++;
+		}
+		ck_assert_msg(n > 0, "%s: no %s", t[i].file, seg_severity_name(t[i].sev));
+		ck_assert_msg(d.validated, "%s: the model's checks did not run", t[i].file);
+		seg_diags_free(&d);
+		seg_config_free(cfg);
+	}
+	/* a file libconfig cannot parse never reaches the model's checks: the
+	 * report says "not run" for them, never "passed" */
+	struct seg_config *cfg = NULL;
+	struct seg_diags d;
+	seg_config_load(TEST_CONFIGS "/bad/027-syntax-unterminated-string.conf", today(), &cfg, &d);
+	ck_assert(!d.validated && d.n_errors > 0);
+	seg_diags_free(&d);
+}
+END_TEST
+
 /* An approval that is there but wrong is said once, at its own line. */
 START_TEST(test_approval_one_error)
 {
@@ -1289,6 +1340,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_expires_one_error);
 	tcase_add_test(tc, test_broken_list_not_missing);
 	tcase_add_test(tc, test_approval_one_error);
+	tcase_add_test(tc, test_checks_stamped);
 	tcase_add_test(tc, test_table_names);
 	tcase_add_test(tc, test_entry_lines);
 	tcase_add_loop_test(tc, test_endpoint_overlaps_pairwise, 0, 4);

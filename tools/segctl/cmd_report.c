@@ -181,14 +181,17 @@ static void text_model(FILE *f, const struct seg_report *r)
 		fprintf(f, "    INVALID: %zu error%s — nothing of it can be installed\n", r->diags.n_errors,
 			r->diags.n_errors == 1 ? "" : "s");
 	} else {
-		fprintf(f, "    VALID: %zu zones, %zu conduits; rules checked: 1 no conduit between mynumber and "
-			"internet/external; 2 only \"specific\" (特定通信) host-to-host conduits touch mynumber; "
-			"3 lgwan<->internet/external only \"sanitize\" (無害化) or \"screen\" (画面転送) to named "
-			"hosts; 4 every conduit has an approval and an expiry date\n", r->cfg->n_zones,
-			r->cfg->n_conduits);
+		fprintf(f, "    VALID: %zu zones, %zu conduits\n", r->cfg->n_zones, r->cfg->n_conduits);
 		fprintf(f, "    %zu warning%s, %zu note%s\n", r->diags.n_warnings, r->diags.n_warnings == 1 ? "" : "s",
 			r->diags.n - r->diags.n_errors - r->diags.n_warnings,
 			r->diags.n - r->diags.n_errors - r->diags.n_warnings == 1 ? "" : "s");
+	}
+	fprintf(f, "    the model's checks (%d), with the policy clause each serves:\n", SEG_CHECK_COUNT);
+	for (int k = 0; k < SEG_CHECK_COUNT; k++) {
+		const struct seg_check_info *ci = seg_check_info((enum seg_check)k);
+		char state[48];
+		fprintf(f, "      %-22s %-11s %s (%s)\n", seg_report_check_state(r, (enum seg_check)k, state,
+			sizeof(state)), ci->id, ci->en, ci->clause);
 	}
 	for (size_t i = 0; i < r->diags.n; i++) {
 		fprintf(f, "      %s:%d: %s: ", r->config_file, r->diags.v[i].line,
@@ -450,6 +453,29 @@ static void json_model(FILE *f, int *first, const struct seg_report *r)
 		seg_json_str(f, seg_severity_name(r->diags.v[i].sev));
 		seg_json_key(f, &d, "message");
 		seg_json_str(f, r->diags.v[i].msg);
+		seg_json_key(f, &d, "check");
+		seg_json_str(f, seg_check_info((enum seg_check)r->diags.v[i].check) ?
+			     seg_check_info((enum seg_check)r->diags.v[i].check)->id : "form");
+		fputc('}', f);
+	}
+	fputc(']', f);
+	seg_json_key(f, &o, "checks");
+	fputc('[', f);
+	for (int k = 0; k < SEG_CHECK_COUNT; k++) {
+		const struct seg_check_info *ci = seg_check_info((enum seg_check)k);
+		char state[48];
+		int c = 1;
+		fputs(k ? ",{" : "{", f);
+		seg_json_key(f, &c, "id");
+		seg_json_str(f, ci->id);
+		seg_json_key(f, &c, "state");
+		seg_json_str(f, seg_report_check_state(r, (enum seg_check)k, state, sizeof(state)));
+		seg_json_key(f, &c, "clause");
+		seg_json_str(f, ci->clause);
+		seg_json_key(f, &c, "what");
+		seg_json_str(f, ci->en);
+		seg_json_key(f, &c, "what_ja");
+		seg_json_str(f, ci->ja);
 		fputc('}', f);
 	}
 	fputs("]}", f);

@@ -206,25 +206,29 @@ static void html_sync(FILE *f, const struct seg_report *r)
 
 static void html_model(FILE *f, const struct seg_report *r)
 {
-	static const char *const rules[] = {
-		"1. No conduit between <b>mynumber</b> and <b>internet</b>/<b>external</b>, either way "
-		"(マイナンバー利用事務系の分離)",
-		"2. Only <b>specific</b> conduits (特定通信) between single hosts with named services touch "
-		"a mynumber zone",
-		"3. <b>lgwan</b> ⇔ internet/external only through <b>sanitize</b> (無害化通信) or <b>screen</b> "
-		"(画面転送) conduits to named hosts",
-		"4. Every conduit carries an approval reference and an expiry date (承認番号・有効期限)",
-	};
-
 	section_head(f, SEG_RS_MODEL);
 	fprintf(f, "<div class=\"verdict\"><span class=\"pill p-%s\">%s</span> %zu errors, %zu warnings",
 		r->cfg ? "ok" : "bad", r->cfg ? "valid" : "INVALID", r->diags.n_errors, r->diags.n_warnings);
 	if (r->cfg)
 		fprintf(f, " — %zu zones, %zu conduits", r->cfg->n_zones, r->cfg->n_conduits);
-	fputs("</div><ul class=\"d\">", f);
-	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-		fprintf(f, "<li>%s</li>", rules[i]);     /* constant markup */
-	fputs("</ul>", f);
+	fputs("</div><table class=\"t\" style=\"margin-top:10px\"><tr><th>check</th><th>result</th>"
+	      "<th>what it asks / 内容</th><th>clause</th></tr>", f);
+	for (int c = 0; c < SEG_CHECK_COUNT; c++) {
+		const struct seg_check_info *ci = seg_check_info((enum seg_check)c);
+		char state[48];
+		seg_report_check_state(r, (enum seg_check)c, state, sizeof(state));
+		fprintf(f, "<tr><td>%s</td><td><span class=\"pill p-%s\">", ci->id,
+			state[0] == 'F' ? "bad" : state[0] == 'n' ? "na" : "ok");
+		html_text(f, state);
+		fputs("</span></td><td>", f);
+		html_text(f, ci->en);
+		fputs("<br>", f);
+		html_text(f, ci->ja);
+		fputs("</td><td>", f);
+		html_text(f, ci->clause);
+		fputs("</td></tr>", f);
+	}
+	fputs("</table>", f);
 	if (r->diags.n) {
 		fputs("<table class=\"t\" style=\"margin-top:10px\"><tr><th>line</th><th>severity</th>"
 		      "<th>message</th></tr>", f);
