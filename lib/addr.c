@@ -436,3 +436,22 @@ int seg_text_check(const char *s, bool need_content, const char **why)
 	}
 	return 0;
 }
+
+void seg_put_text(FILE *f, const char *s, enum seg_medium m)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+	while (*p) {
+		const unsigned char *start = p;
+		long c = next_code_point(&p);
+		if (c < 0 || is_forging(c)) {      /* never reaches the medium as it is */
+			fputc('?', f);
+			continue;
+		}
+		if (m == SEG_MEDIUM_HTML && (c == '&' || c == '<' || c == '>' || c == '"' || c == '\'')) {
+			fputs(c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : "&#39;", f);
+			continue;
+		}
+		fwrite(start, 1, (size_t)(p - start), f);
+	}
+}

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "model.h"
 
 /* "10.0.0.0/24", "10.0.0.5" (= /32), "fd00::/64", "fd00::5" (= /128).
@@ -44,6 +45,13 @@ int64_t seg_today(void);
  * control, escape or direction-override characters; with need_content, not
  * only white space (U+3000 included). */
 int seg_text_check(const char *s, bool need_content, const char **why);
+
+/* Writes s for a medium: control characters, escape sequences, direction
+ * overrides and invalid UTF-8 become '?' (a terminal cannot be driven and a
+ * report cannot be forged by a configuration, a spool or a journal text);
+ * for HTML also & < > " ' as entities. */
+enum seg_medium { SEG_MEDIUM_TERMINAL, SEG_MEDIUM_HTML };
+void seg_put_text(FILE *f, const char *s, enum seg_medium m);
 
 /* A name Linux accepts for a network interface (dev_valid_name()). */
 bool seg_ifname_valid(const char *s, const char **why);

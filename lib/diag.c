@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "addr.h"
 #include "diag.h"
 
 void seg_diags_init(struct seg_diags *d, const char *file)
@@ -74,12 +75,16 @@ static int by_line(const void *a, const void *b, void *ctx)
 	return i < j ? -1 : i > j; /* stable: insertion order within a line */
 }
 
+/* A message may quote what the file holds (a key, a name, a value): it goes
+ * to a terminal, so it cannot carry an escape sequence there. */
 static void print_one(const struct seg_diags *d, const struct seg_diag *x, FILE *f)
 {
+	seg_put_text(f, d->file, SEG_MEDIUM_TERMINAL);
 	if (x->line > 0)
-		fprintf(f, "%s:%d: %s: %s\n", d->file, x->line, seg_severity_name(x->sev), x->msg);
-	else
-		fprintf(f, "%s: %s: %s\n", d->file, seg_severity_name(x->sev), x->msg);
+		fprintf(f, ":%d", x->line);
+	fprintf(f, ": %s: ", seg_severity_name(x->sev));
+	seg_put_text(f, x->msg, SEG_MEDIUM_TERMINAL);
+	fputc('\n', f);
 }
 
 void seg_diags_print(const struct seg_diags *d, FILE *f)

@@ -340,6 +340,26 @@ START_TEST(test_date_consecutive)
 }
 END_TEST
 
+/* Text for a medium: nothing that drives a terminal or forges a report. */
+START_TEST(test_put_text)
+{
+	static const char in[] = "A\x1b[2J\xe2\x80\xae" "B<&>\"'\xe6\x97\xa5\xc2\x9b\xff" "C";
+	static const struct { enum seg_medium m; const char *want; } t[] = {
+		{ SEG_MEDIUM_TERMINAL, "A?[2J?B<&>\"'\xe6\x97\xa5??C" },
+		{ SEG_MEDIUM_HTML, "A?[2J?B&lt;&amp;&gt;&quot;&#39;\xe6\x97\xa5??C" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		seg_put_text(f, in, t[i].m);
+		fclose(f);
+		ck_assert_str_eq(buf, t[i].want);
+		free(buf);
+	}
+}
+END_TEST
+
 START_TEST(test_today)
 {
 	const char *old = getenv("SEGD_TODAY");
@@ -428,6 +448,7 @@ Suite *addr_suite(void)
 	tcase_add_loop_test(tc, test_date_parse, 0, N(dates));
 	tcase_add_test(tc, test_date_consecutive);
 	tcase_add_test(tc, test_today);
+	tcase_add_test(tc, test_put_text);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("names");

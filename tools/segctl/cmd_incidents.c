@@ -85,8 +85,7 @@ static int check_filter(struct opts *o, int64_t now)
 /* Text from the spool goes to a terminal: control characters as '?'. */
 static void put_clean(const char *s, FILE *f)
 {
-	for (; s && *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	seg_put_text(f, s, SEG_MEDIUM_TERMINAL);
 }
 
 static const char *priority_name(const char *p)

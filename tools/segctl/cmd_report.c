@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "addr.h"
 #include "config.h"
 #include "control.h"
 #include "incident.h"
@@ -139,8 +140,7 @@ void segctl_report_day(int64_t day, char *buf, size_t len)
 
 static void put_clean(FILE *f, const char *s)
 {
-	for (; s && *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	seg_put_text(f, s, SEG_MEDIUM_TERMINAL);
 }
 
 static void heading(FILE *f, enum seg_report_section s)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "addr.h"
 #include "incident.h"
 #include "report.h"
 #include "segctl.h"
@@ -21,17 +22,7 @@
 
 static void html_text(FILE *f, const char *s)
 {
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-		}
-	}
+	seg_put_text(f, s, SEG_MEDIUM_HTML);
 }
 
 static void local_time(int64_t us, char *buf, size_t len)
