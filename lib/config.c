@@ -498,6 +498,18 @@ static bool get_int(struct ctx *c, const config_setting_t *g, const char *what, 
 	return true;
 }
 
+static bool get_bool(struct ctx *c, const config_setting_t *g, const char *what, const char *key, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+
+	if (!s)
+		return true;
+	if (!want_type(c, s, what, key, CONFIG_TYPE_BOOL, "true"))
+		return false;
+	*out = config_setting_get_bool(s) != 0;
+	return true;
+}
+
 /* Iterates an array or list of strings: fn(c, elem_string, line, ctx) per element.
  * Returns the element count, or -1 when the setting is of the wrong shape. */
 typedef void (*string_fn)(struct ctx *c, const char *v, int line, void *arg);
@@ -877,7 +889,7 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 /* ---- settings ---- */
 
 static const char *const settings_keys[] = { "table", "log_group", "incident_window", "spool",
-	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", NULL };
+	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", "screen_to_mynumber", NULL };
 
 /* Words that nft 1.0.6 (Debian 12) refuses as an unquoted table name in
  * `table inet NAME` (each was tried with nft -c -f): `segctl rules` prints the
@@ -980,6 +992,7 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 		v = s->max_validity;
 		if (get_int(c, g, "settings", "max_validity", 1, 3660, &v))
 			s->max_validity = (uint32_t)v;
+		get_bool(c, g, "settings", "screen_to_mynumber", &s->screen_to_mynumber);
 		get_string(c, g, "settings", "spool", &s->spool, SEG_MAX_PATH);
 		get_string(c, g, "settings", "control_socket", &s->control_socket, 107);
 		get_string(c, g, "settings", "control_group", &s->control_group, SEG_MAX_NAME);

@@ -133,6 +133,10 @@ struct seg_settings {
 	uint32_t max_hosts;
 	uint32_t max_ports;
 	uint32_t max_validity;
+	/* The 2025 revision of the guideline: screen transfer (画面転送) from
+	 * registered LGWAN terminals into My Number desktops, at the body's
+	 * discretion. Off by default. */
+	bool screen_to_mynumber;
 	int line;
 };
 

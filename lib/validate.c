@@ -568,7 +568,13 @@ static void check_model(const struct seg_config *cfg, const struct seg_conduit *
 	}
 	if (is_mynumber(f) || is_mynumber(t)) {
 		d->check = SEG_CHECK_MYNUMBER;
-		if (c->kind != SEG_CONDUIT_SPECIFIC)
+		bool screen_in = c->kind == SEG_CONDUIT_SCREEN && f->kind == SEG_ZONE_LGWAN && is_mynumber(t);
+		if (screen_in && !cfg->settings.screen_to_mynumber)
+			ERR(d, c->line, "conduit '%s': a \"screen\" conduit into mynumber zone '%s' is off — the 2025 "
+			    "revision of the guideline leaves screen transfer to My Number desktops to each body: "
+			    "enable it with settings.screen_to_mynumber = true; or write kind = \"specific\"",
+			    c->name, t->name);
+		else if (c->kind != SEG_CONDUIT_SPECIFIC && !screen_in)
 			ERR(d, c->line, "conduit '%s': a conduit touching mynumber zone '%s' must be kind "
 			    "\"specific\" (特定通信), not \"%s\" (rule 2) — write kind = \"specific\"; with single hosts "
 			    "and named services", c->name,

@@ -169,9 +169,30 @@ static void warn_tunnels(const struct seg_conduit *c, const struct seg_service *
 		     strchr(list, ',') ? "y" : "ies");
 }
 
+/* The ports of screen-transfer protocols: what a screen conduit into a
+ * mynumber zone may open (RDP, VNC, Citrix ICA and its session
+ * reliability, PCoIP, VMware Blast, Amazon DCV). */
+static const struct screen_port {
+	uint16_t lo, hi;
+	bool udp;
+} screen_ports[] = {
+	{ 3389, 3389, true }, { 5900, 5903, false }, { 1494, 1494, true }, { 2598, 2598, true },
+	{ 4172, 4172, true }, { 22443, 22443, true }, { 8443, 8443, true },
+};
+
+static bool is_screen_service(const struct seg_service *s)
+{
+	for (size_t i = 0; i < sizeof(screen_ports) / sizeof(screen_ports[0]); i++)
+		if ((s->proto == SEG_PROTO_TCP || (s->proto == SEG_PROTO_UDP && screen_ports[i].udp)) &&
+		    screen_ports[i].lo <= s->port_lo && s->port_hi <= screen_ports[i].hi)
+			return true;
+	return false;
+}
+
 static void check_services(const struct seg_config *cfg, const struct seg_conduit *c, enum regime reg,
 			   struct seg_diags *d)
 {
+	bool screen_in = reg == REG_MYNUMBER && c->kind == SEG_CONDUIT_SCREEN;
 	uint64_t ports = 0;
 	char a[32];
 
@@ -184,6 +205,10 @@ static void check_services(const struct seg_config *cfg, const struct seg_condui
 			    seg_conduit_kind_name(c->kind), regime_rule[reg]);
 		if (s->proto == SEG_PROTO_TCP || s->proto == SEG_PROTO_UDP)
 			ports += (uint64_t)s->port_hi - s->port_lo + 1;
+		if (screen_in && !is_screen_service(s))
+			ERR(d, s->line, "conduit '%s': service '%s' is not a screen-transfer protocol — a screen "
+			    "conduit into a mynumber zone opens only RDP (tcp/udp 3389), VNC (tcp/5900-5903), ICA "
+			    "(1494, 2598), PCoIP (4172), Blast (22443) or DCV (8443)", c->name, a);
 		if (reg <= REG_RELAY) {
 			d->check = SEG_CHECK_TUNNELS;
 			warn_tunnels(c, s, a, d);
