@@ -8,8 +8,9 @@
 #include "apply.h"
 #include "config.h"
 #include "diag.h"
+#include "links.h"
 
-int segd_gen_load(const char *path, FILE *log, struct segd_gen **ret)
+int segd_gen_load(const char *path, enum seg_links_when links, FILE *log, struct segd_gen **ret)
 {
 	struct segd_gen *g = calloc(1, sizeof(*g));
 	struct seg_diags d;
@@ -18,6 +19,8 @@ int segd_gen_load(const char *path, FILE *log, struct segd_gen **ret)
 	if (!g)
 		return -ENOMEM;
 	r = seg_config_load(path, seg_today(), &g->cfg, &d);
+	if (r == 0)
+		r = seg_links_judge(&g->cfg, links, &d);
 	seg_diags_print(&d, log);
 	seg_diags_free(&d);
 	if (r == 0)
@@ -130,7 +133,7 @@ int segd_gen_apply(struct segd_gen *g, FILE *log)
 int segd_reload(const char *path, FILE *log, struct segd_gen **cur)
 {
 	struct segd_gen *g = NULL;
-	int r = segd_gen_load(path, log, &g);
+	int r = segd_gen_load(path, SEG_LINKS_ALWAYS, log, &g);
 
 	if (r == 0)
 		r = segd_gen_apply(g, log);

@@ -7,6 +7,8 @@
 #define SEGD_APPLY_H
 
 #include <stdio.h>
+#include "diag.h"
+#include "links.h"
 #include "model.h"
 #include "nftnl.h"
 #include "plan.h"
@@ -22,7 +24,7 @@ struct segd_gen {
 
 /* Loads, validates and compiles path. Every diagnostic goes to log.
  * 0 and *ret; -EINVAL for an invalid file; -errno otherwise. */
-int segd_gen_load(const char *path, FILE *log, struct segd_gen **ret);
+int segd_gen_load(const char *path, enum seg_links_when links, FILE *log, struct segd_gen **ret);
 void segd_gen_free(struct segd_gen *g);
 
 /* Installs g in one transaction and logs what was installed, or the

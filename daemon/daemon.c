@@ -24,6 +24,7 @@
 #include "floor.h"
 #include "incident.h"
 #include "json.h"
+#include "links.h"
 #include "loop.h"
 #include "nflog.h"
 #include "nftmon.h"
@@ -47,6 +48,8 @@ struct segd {
 	struct seg_watch *watch;
 	struct seg_incidents *inc;
 	struct seg_nftmon *mon;
+	struct mnl_socket *links;      /* link changes (RTM_NEWLINK), links.h */
+	char *links_said;              /* what the last interface check found, to say only news */
 	struct seg_ctlsrv *ctl;
 	struct segd_admin *admin;      /* revisions, confirm timer, isolation (admin.h) */
 	struct seg_nft_conn *nft;      /* every transaction of segd; may own the table */
@@ -145,6 +148,8 @@ static void set_running(struct segd *d, struct segd_gen *g, const char *bytes, s
 	write_floor(d);
 }
 
+static void check_links(struct segd *d, bool quiet);
+
 /* Loads, compiles and installs src (the configuration file, or a revision's
  * content); on success it becomes the running generation and a revision.
  * *report receives every line written (caller frees). */
@@ -162,6 +167,8 @@ static int reload_from(struct segd *d, const char *src, const struct segd_change
 	if (r == 0) {
 		struct segd_gen *g = c.gen;
 		set_running(d, g, c.bytes, c.len);
+		if (d->links)
+			check_links(d, true);   /* the load said what it found */
 		d->reloads++;
 		forward_lines(d, text, NULL, 6);
 		const char *f[] = { "SEGD_CONFIG_SHA256=", NULL };
@@ -372,6 +379,56 @@ static void on_tamper(const char *what, const char *who, int lost, void *ctx)
 		seg_writer_log(d->w, 5, "restored", NULL, "restored table inet %s (sha256 %s)",
 			       d->gen->plan->table, d->hash);
 	}
+}
+
+/* ---- the zones' interfaces, when links change ---- */
+
+/* Judges the zone interfaces against the live links; says in the journal
+ * (event "interface") what changed since the last time: an interface
+ * joined to another zone's is critical (the rules stay as they are, but the
+ * packets of one zone may arrive as another's), a missing one a warning. */
+static void check_links(struct segd *d, bool quiet)
+{
+	struct seg_diags dg;
+	char *text = NULL;
+	size_t len = 0;
+
+	seg_diags_init(&dg, d->gen->cfg->file);
+	if (seg_links_check_live(d->gen->cfg, &dg) < 0) {
+		seg_diags_free(&dg);
+		return;
+	}
+	FILE *f = open_memstream(&text, &len);
+	if (f) {
+		seg_diags_print(&dg, f);
+		fclose(f);
+	}
+	if (text && (!d->links_said || strcmp(text, d->links_said) != 0)) {
+		for (size_t i = 0; !quiet && i < dg.n; i++)
+			seg_writer_log(d->w, dg.v[i].sev == SEG_SEV_ERROR ? 2 : 4, "interface", NULL, "%s:%d: %s: %s%s",
+				       dg.file, dg.v[i].line, seg_severity_name(dg.v[i].sev), dg.v[i].msg,
+				       dg.v[i].sev == SEG_SEV_ERROR ? " (seen while segd runs: the rules in force are "
+				       "unchanged; correct the interfaces or the configuration and reload)" : "");
+		if (!quiet && dg.n == 0)
+			seg_writer_log(d->w, 5, "interface", NULL, "the zones' interfaces are as the configuration "
+				       "says again");
+		free(d->links_said);
+		d->links_said = text;
+		text = NULL;
+	}
+	free(text);
+	seg_diags_free(&dg);
+}
+
+static void on_links(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
+{
+	struct segd *d = ctx;
+	(void)l;
+	(void)fd;
+	(void)ev;
+
+	if (seg_links_monitor_drain(d->links) != 0)
+		check_links(d, false);
 }
 
 static void on_mon(struct seg_loop *l, int fd, uint32_t ev, void *ctx)
@@ -701,6 +758,14 @@ static int start_parts(struct segd *d)
 		return r;
 	seg_nftmon_own_port(d->mon, seg_nft_conn_portid(d->nft));
 	seg_loop_add(d->loop, seg_nftmon_fd(d->mon), EPOLLIN, on_mon, d);
+	/* the load judged the interfaces and said so: only changes are news */
+	if ((d->links = seg_links_monitor_open())) {
+		check_links(d, true);
+		seg_loop_add(d->loop, seg_links_monitor_fd(d->links), EPOLLIN, on_links, d);
+	} else {
+		seg_writer_log(d->w, 4, "interface", NULL, "cannot watch link changes: %s — interfaces that appear "
+			       "later are judged only at the next reload", strerror(errno));
+	}
 	uint64_t last = 0;
 	seg_spool_last_id(d->gen->cfg->settings.spool, &last);
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -735,6 +800,8 @@ static void shut_down(struct segd *d, bool ready)
 	segd_admin_free(d->admin);
 	seg_watch_close(d->watch);
 	seg_nftmon_close(d->mon);
+	seg_links_monitor_close(d->links);
+	free(d->links_said);
 	seg_incidents_free(d->inc);
 	seg_writer_stop(d->w, 2000);
 	seg_loop_free(d->loop);

@@ -30,7 +30,7 @@ static void usage(FILE *f)
 static int check_only(const char *path)
 {
 	struct segd_gen *g = NULL;
-	int r = segd_gen_load(path, stderr, &g);
+	int r = segd_gen_load(path, SEG_LINKS_IF_HERE, stderr, &g);
 
 	if (r == 0)
 		fprintf(stderr, "%s: ok: %zu zones, %zu conduits; the ruleset would have %zu sets "

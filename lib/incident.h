@@ -37,6 +37,7 @@ enum seg_event {
 	SEG_EVENT_CONDUIT_EXPIRED,
 	SEG_EVENT_RELOAD,
 	SEG_EVENT_RELOAD_FAILED,
+	SEG_EVENT_INTERFACE,
 	SEG_EVENT_COUNT
 };
 
@@ -55,6 +56,7 @@ struct seg_event_info {
 	[SEG_EVENT_CONDUIT_EXPIRED] = { "conduit-expired", "a3c46035dee84689b98a38453f88e687" }, \
 	[SEG_EVENT_RELOAD]          = { "reload",          "798bd7cc90454946a9dd3dacc71e92dc" }, \
 	[SEG_EVENT_RELOAD_FAILED]   = { "reload-failed",   "588c8766f89043dd8c48e3e6e64f57bc" }, \
+	[SEG_EVENT_INTERFACE]       = { "interface",       "287bcf9196724279af6ea7ecb3446d68" }, \
 }
 
 const struct seg_event_info *seg_event_info(enum seg_event ev);   /* NULL out of range */

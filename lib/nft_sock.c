@@ -39,7 +39,12 @@ void seg_nft_sock_size(struct mnl_socket *nl, size_t sndbuf)
 
 struct mnl_socket *seg_nft_socket(unsigned group, bool nonblock, size_t sndbuf)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
+	return seg_netlink_socket(NETLINK_NETFILTER, group, nonblock, sndbuf);
+}
+
+struct mnl_socket *seg_netlink_socket(int bus, unsigned group, bool nonblock, size_t sndbuf)
+{
+	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
 	int one = 1;
 
 	if (!nl)

@@ -112,6 +112,8 @@ int seg_nft_probe_persist(void);
  * NULL with errno. */
 struct mnl_socket;
 struct mnl_socket *seg_nft_socket(unsigned group, bool nonblock, size_t sndbuf);
+/* The same set-up for another netlink bus (NETLINK_ROUTE for links.c). */
+struct mnl_socket *seg_netlink_socket(int bus, unsigned group, bool nonblock, size_t sndbuf);
 
 /* ---- reading the table back ---- */
 

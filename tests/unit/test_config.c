@@ -19,6 +19,7 @@
 #include <valgrind/valgrind.h>
 #include "addr.h"
 #include "config.h"
+#include "links.h"
 #include "suites.h"
 
 #define TODAY_TEXT "2026-11-26"
@@ -477,6 +478,56 @@ START_TEST(test_checks_stamped)
 	seg_config_load(TEST_CONFIGS "/bad/027-syntax-unterminated-string.conf", today(), &cfg, &d);
 	ck_assert(!d.validated && d.n_errors > 0);
 	seg_diags_free(&d);
+}
+END_TEST
+
+/* The zones' interfaces against links (links.c), without a kernel: the
+ * links are written here as rtnetlink would give them. */
+START_TEST(test_links_judged)
+{
+	static const char conf[] = "version = 1;\nzones = (\n"
+		"{ name = \"my\"; kind = \"mynumber\"; interfaces = [ \"eth1\" ]; networks = [ \"10.10.0.0/24\" ]; },\n"
+		"{ name = \"lg\"; kind = \"lgwan\"; interfaces = [ \"eth2\", \"eth2.20\" ]; networks = [ \"10.20.0.0/24\" ]; },\n"
+		"{ name = \"in\"; kind = \"internet\"; interfaces = [ \"in0\" ]; networks = [ \"10.30.0.0/24\" ]; },\n"
+		"{ name = \"cloud\"; kind = \"external\"; interfaces = [ \"trunk.40\" ]; } );\n";
+	/* index, name, lower, master, kind */
+	static const struct { const char *what; struct seg_link v[8]; size_t n; size_t errors, warnings; } t[] = {
+		{ "all there, plain", { { 1, "eth1", 0, 0, "" }, { 2, "eth2", 0, 0, "" }, { 3, "eth2.20", 2, 0, "vlan" },
+				       { 4, "in0", 0, 0, "" }, { 5, "trunk", 0, 0, "" }, { 6, "trunk.40", 5, 0, "vlan" } },
+		  6, 0, 0 },
+		{ "in0 missing", { { 1, "eth1", 0, 0, "" }, { 2, "eth2", 0, 0, "" }, { 3, "eth2.20", 2, 0, "vlan" },
+				  { 5, "trunk", 0, 0, "" }, { 6, "trunk.40", 5, 0, "vlan" } }, 5, 0, 1 },
+		{ "in0 a macvlan on the My Number port", { { 1, "eth1", 0, 0, "" }, { 2, "eth2", 0, 0, "" },
+		  { 3, "eth2.20", 2, 0, "vlan" }, { 4, "in0", 1, 0, "macvlan" }, { 5, "trunk", 0, 0, "" },
+		  { 6, "trunk.40", 5, 0, "vlan" } }, 6, 1, 0 },
+		{ "eth1 and in0 ports of one bridge", { { 1, "eth1", 0, 7, "" }, { 2, "eth2", 0, 0, "" },
+		  { 3, "eth2.20", 2, 0, "vlan" }, { 4, "in0", 0, 7, "" }, { 5, "trunk", 0, 0, "" },
+		  { 6, "trunk.40", 5, 0, "vlan" }, { 7, "br0", 0, 0, "bridge" } }, 7, 2, 0 },
+		{ "in0 a VLAN on a bond of the My Number port", { { 1, "eth1", 0, 7, "" }, { 2, "eth2", 0, 0, "" },
+		  { 3, "eth2.20", 2, 0, "vlan" }, { 4, "in0", 7, 0, "vlan" }, { 5, "trunk", 0, 0, "" },
+		  { 6, "trunk.40", 5, 0, "vlan" }, { 7, "bond0", 0, 0, "bond" } }, 7, 1, 0 },
+		/* the negative control of the above: VLANs of one unzoned trunk are separate segments */
+		{ "in0 and trunk.40 VLANs of one trunk", { { 1, "eth1", 0, 0, "" }, { 2, "eth2", 0, 0, "" },
+		  { 3, "eth2.20", 2, 0, "vlan" }, { 4, "in0", 5, 0, "vlan" }, { 5, "trunk", 0, 0, "" },
+		  { 6, "trunk.40", 5, 0, "vlan" } }, 6, 0, 0 },
+	};
+	for (int i = 0; i < N(t); i++) {
+		struct seg_config *cfg = NULL;
+		struct seg_diags d;
+		struct seg_links l = { (struct seg_link *)t[i].v, t[i].n };
+		ck_assert_int_eq(seg_config_load_string(conf, "links.conf", today(), &cfg, &d), 0);
+		size_t e0 = d.n_errors, w0 = d.n_warnings;
+		seg_links_check(cfg, &l, &d);
+		char *all = dump(&d);
+		ck_assert_msg(d.n_errors - e0 == t[i].errors && d.n_warnings - w0 == t[i].warnings,
+			      "%s: %zu errors, %zu warnings; got:\n%s", t[i].what, d.n_errors - e0, d.n_warnings - w0, all);
+		for (size_t k = 0; k < d.n; k++)
+			ck_assert_msg(d.v[k].sev != SEG_SEV_ERROR || (strstr(d.v[k].msg, "is joined to") &&
+				      d.v[k].check == SEG_CHECK_ZONES), "%s", d.v[k].msg);
+		free(all);
+		seg_diags_free(&d);
+		seg_config_free(cfg);
+	}
 }
 END_TEST
 
@@ -1341,6 +1392,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_broken_list_not_missing);
 	tcase_add_test(tc, test_approval_one_error);
 	tcase_add_test(tc, test_checks_stamped);
+	tcase_add_test(tc, test_links_judged);
 	tcase_add_test(tc, test_table_names);
 	tcase_add_test(tc, test_entry_lines);
 	tcase_add_loop_test(tc, test_endpoint_overlaps_pairwise, 0, 4);

@@ -1,9 +1,11 @@
 /* cmd_check.c - segctl check [FILE]: validate a configuration. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include "addr.h"
 #include "config.h"
 #include "json.h"
+#include "links.h"
 #include "segctl.h"
 
 static void print_json(const struct seg_diags *d, const struct seg_config *cfg, FILE *f)
@@ -63,11 +65,23 @@ int cmd_check(struct segctl *s, int argc, char **argv)
 	struct seg_diags d;
 	const char *path = s->config ? s->config : SEG_DEFAULT_CONFIG;
 
+	enum seg_links_when links = SEG_LINKS_IF_HERE;
+
+	for (; argc > 1 && argv[1][0] == '-' && argv[1][1]; argc--, argv++) {
+		if (strcmp(argv[1], "--live") == 0)
+			links = SEG_LINKS_ALWAYS;
+		else if (strcmp(argv[1], "--offline") == 0)
+			links = SEG_LINKS_NEVER;
+		else
+			return segctl_usage(s, "check");
+	}
 	if (argc > 2)
 		return segctl_usage(s, "check");
 	if (argc == 2)
 		path = argv[1];
 	int r = seg_config_load(path, seg_today(), &cfg, &d);
+	if (r == 0)
+		r = seg_links_judge(&cfg, links, &d);
 	if (s->json) {
 		print_json(&d, cfg, stdout);
 	} else {

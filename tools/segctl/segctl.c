@@ -8,7 +8,7 @@
 #include "segctl.h"
 
 static const struct segctl_cmd commands[] = {
-	{ "check",   cmd_check,   "[FILE]", "validate a configuration; errors and warnings with file:line" },
+	{ "check",   cmd_check,   "[--live|--offline] [FILE]", "validate a configuration; errors and warnings with file:line (on the gateway also its interfaces)" },
 	{ "rules",   cmd_rules,   "[FILE]", "print the ruleset segd would install, in nft -f syntax" },
 	{ "explain", cmd_explain, "SRC DST PROTO[/PORT] [--in IFACE] [--out IFACE] [--to-gateway]",
 	  "verdict for one flow and the conduit or rule that decides it" },
