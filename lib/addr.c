@@ -159,6 +159,43 @@ const char *seg_prefix_special(const struct seg_prefix *p)
 	return NULL;
 }
 
+/* ---- MAC addresses ---- */
+
+int seg_mac_parse(const char *s, uint8_t mac[6], const char **why)
+{
+	unsigned v[6];
+	char sep[5], end;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x%c%2x%c%2x%c%2x%c%2x%c%2x%c", &v[0], &sep[0], &v[1], &sep[1], &v[2],
+				     &sep[2], &v[3], &sep[3], &v[4], &sep[4], &v[5], &end) != 11) {
+		*why = "the MAC address after '@' is not six hex pairs — write e.g. 10.10.0.5@02:00:5e:00:00:05";
+		return -EINVAL;
+	}
+	for (int i = 0; i < 5; i++)
+		if (sep[i] != sep[0] || (sep[i] != ':' && sep[i] != '-')) {
+			*why = "the MAC address after '@' is not six hex pairs — write e.g. 10.10.0.5@02:00:5e:00:00:05";
+			return -EINVAL;
+		}
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1])) {
+			*why = "the MAC address after '@' is not six hex pairs — write e.g. 10.10.0.5@02:00:5e:00:00:05";
+			return -EINVAL;
+		}
+		mac[i] = (uint8_t)v[i];
+	}
+	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])) {
+		*why = "the MAC address after '@' is a multicast or the zero address — a host's own MAC is unicast; "
+		       "copy it from 'ip link' on the host";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void seg_mac_format(const uint8_t mac[6], char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
 /* ---- services ---- */
 
 static int parse_port(const char *s, size_t n, uint16_t *ret)

@@ -30,6 +30,10 @@ bool seg_prefix_has(const struct seg_prefix *p, int family, const uint8_t addr[1
  * NULL for unicast addresses. */
 const char *seg_prefix_special(const struct seg_prefix *p);
 
+/* "02:00:5e:00:00:05" (six hex pairs, ':' or '-'): a unicast MAC address. */
+int seg_mac_parse(const char *s, uint8_t mac[6], const char **why);
+void seg_mac_format(const uint8_t mac[6], char *buf, size_t len);
+
 /* "tcp/443", "udp/1000-2000", "icmp", "icmpv6", "any". */
 int seg_service_parse(const char *s, struct seg_service *out, const char **why);
 void seg_service_format(const struct seg_service *s, char *buf, size_t len);

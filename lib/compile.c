@@ -76,6 +76,7 @@ struct cctx {
 	size_t nz;
 	struct evec *buckets;        /* [a][b][fam][shape][interval] */
 	int32_t *zset;               /* [zone][fam]: index of z4./z6. set or -1 */
+	int32_t *mset;               /* [zone][fam][hosts, host . mac]: MAC bindings' sets or -1 */
 	size_t total;
 };
 
@@ -88,7 +89,7 @@ static size_t bucket_index(const struct cctx *c, size_t a, size_t b, int fam, in
 
 static const size_t ktype_len[SEG_KT_COUNT] = {
 	[SEG_KT_IFNAME] = 16, [SEG_KT_IPV4] = 4, [SEG_KT_IPV6] = 16,
-	[SEG_KT_PROTO] = 1, [SEG_KT_PORT] = 2, [SEG_KT_ICMPV6_TYPE] = 1,
+	[SEG_KT_PROTO] = 1, [SEG_KT_PORT] = 2, [SEG_KT_ICMPV6_TYPE] = 1, [SEG_KT_ETHER] = 6,
 };
 
 static const enum seg_ktype field_ktype[SEG_F_COUNT] = {
@@ -97,7 +98,7 @@ static const enum seg_ktype field_ktype[SEG_F_COUNT] = {
 	[SEG_F_IP6_SADDR] = SEG_KT_IPV6, [SEG_F_IP6_DADDR] = SEG_KT_IPV6,
 	[SEG_F_L4PROTO] = SEG_KT_PROTO,
 	[SEG_F_TH_SPORT] = SEG_KT_PORT, [SEG_F_TH_DPORT] = SEG_KT_PORT,
-	[SEG_F_ICMPV6_TYPE] = SEG_KT_ICMPV6_TYPE,
+	[SEG_F_ICMPV6_TYPE] = SEG_KT_ICMPV6_TYPE, [SEG_F_ETHER_SADDR] = SEG_KT_ETHER,
 };
 
 size_t seg_ktype_len(enum seg_ktype t)
@@ -827,6 +828,71 @@ static int add_iface_maps(struct cctx *c, const int32_t *zin, const int32_t *pch
 
 /* ---- rules ---- */
 
+/* The MAC bindings of zone z's hosts: [fam][0] the bound hosts, [fam][1]
+ * host . MAC, from the installed conduits (an expired one binds nothing). */
+static int add_mac_sets(struct cctx *c, size_t z)
+{
+	static const enum seg_ktype h4[] = { SEG_KT_IPV4 }, h6[] = { SEG_KT_IPV6 },
+		m4[] = { SEG_KT_IPV4, SEG_KT_ETHER }, m6[] = { SEG_KT_IPV6, SEG_KT_ETHER };
+	const enum seg_ktype *keys[2][2] = { { h4, m4 }, { h6, m6 } };
+	struct evec v[2][2] = { { { 0 }, { 0 } }, { { 0 }, { 0 } } };
+	int r = 0;
+
+	for (size_t i = 0; i < c->cfg->n_conduits && r == 0; i++) {
+		const struct seg_conduit *k = &c->cfg->conduits[i];
+		for (int side = 0; side < 2 && r == 0 && !k->expired; side++) {
+			const struct seg_prefix *p = side ? k->dsts : k->srcs;
+			size_t n = side ? k->n_dsts : k->n_srcs;
+			if ((side ? k->to : k->from) != z)
+				continue;
+			for (size_t j = 0; j < n && r == 0; j++) {
+				if (!p[j].has_mac)
+					continue;
+				int f = p[j].family == AF_INET6;
+				size_t w = fam_width(f);
+				struct seg_plan_elem e = { .line = p[j].line }, em = { .line = p[j].line };
+				put_value(&e, 0, p[j].addr, w);
+				put_value(&em, 0, p[j].addr, w);
+				put_value(&em, w, p[j].mac, 6);
+				v[f][0].line = v[f][1].line = v[f][0].line ? v[f][0].line : p[j].line;
+				if ((r = evec_push(&v[f][0], &e)) == 0)
+					r = evec_push(&v[f][1], &em);
+			}
+		}
+	}
+	for (int f = 0; f < 2; f++)
+		for (int t = 0; t < 2; t++) {
+			int32_t si = r < 0 ? -1 : set_from(c, strf("%s%d.%s", t ? "mac" : "mb", f ? 6 : 4,
+							       c->cfg->zones[z].name), keys[f][t], (size_t)t + 1, false,
+							   &v[f][t]);
+			if (si < -1)
+				r = si;
+			c->mset[(z * 2 + (size_t)f) * 2 + (size_t)t] = si;
+			free(v[f][t].v);
+		}
+	return r;
+}
+
+/* Frames from a bound host that carry another MAC: spoofed. */
+static int add_mac_drops(struct cctx *c, uint32_t chain, size_t z, const char *to)
+{
+	static const enum seg_field saddr[2][2] = { { SEG_F_IP_SADDR, SEG_F_ETHER_SADDR },
+						    { SEG_F_IP6_SADDR, SEG_F_ETHER_SADDR } };
+	const struct seg_zone *zn = &c->cfg->zones[z];
+
+	for (int f = 0; f < 2; f++) {
+		int32_t hosts = c->mset[(z * 2 + (size_t)f) * 2], pairs = c->mset[(z * 2 + (size_t)f) * 2 + 1];
+		if (hosts < 0 || pairs < 0)
+			continue;
+		struct seg_plan_rule *r = add_drop(c->plan, chain, 'S', zn->name, to, c->plan->sets[pairs].line);
+		if (!r)
+			return -ENOMEM;
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)hosts, false, saddr[f], 1);
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)pairs, true, saddr[f], 2);
+	}
+	return 0;
+}
+
 static int add_spoof(struct cctx *c, uint32_t chain, size_t z, const char *to)
 {
 	static const enum seg_field saddr[2] = { SEG_F_IP_SADDR, SEG_F_IP6_SADDR };
@@ -842,7 +908,7 @@ static int add_spoof(struct cctx *c, uint32_t chain, size_t z, const char *to)
 		else                 /* the zone has no address of this family at all */
 			cond_simple(r, SEG_C_NFPROTO, f ? 6 : 4);
 	}
-	return 0;
+	return add_mac_drops(c, chain, z, to);
 }
 
 static int fill_input_zone(struct cctx *c, uint32_t chain, size_t z, int32_t nd, const int32_t gset[3], bool any)
@@ -987,8 +1053,8 @@ static int add_all_sets(struct cctx *c, int32_t *nd, int32_t *gsets, bool *gany,
 	int r = add_nd_set(c, nd);
 
 	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
-		if (zone_has_ifaces(cfg, z))
-			r = add_zone_sets(c, z);
+		if (zone_has_ifaces(cfg, z) && (r = add_zone_sets(c, z)) == 0)
+			r = add_mac_sets(c, z);
 	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
 		if (zone_has_ifaces(cfg, z))
 			r = add_gw_sets(c, z, &gsets[z * 3], &gany[z]);
@@ -1105,14 +1171,17 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 	p->file = cfg->file ? strdup(cfg->file) : NULL;
 	c.buckets = calloc(nb + 1, sizeof(*c.buckets));
 	c.zset = malloc((c.nz * 2 + 1) * sizeof(*c.zset));
-	if (p->table && c.buckets && c.zset) {
+	c.mset = malloc((c.nz * 4 + 1) * sizeof(*c.mset));
+	if (p->table && c.buckets && c.zset && c.mset) {
 		memset(c.zset, 0xff, (c.nz * 2 + 1) * sizeof(*c.zset));
+		memset(c.mset, 0xff, (c.nz * 4 + 1) * sizeof(*c.mset));
 		r = compile(&c);
 	}
 	for (size_t i = 0; c.buckets && i < nb; i++)
 		free(c.buckets[i].v);
 	free(c.buckets);
 	free(c.zset);
+	free(c.mset);
 	if (r < 0) {
 		seg_plan_free(p);
 		return r;

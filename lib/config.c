@@ -584,12 +584,23 @@ static void push_prefix(struct ctx *c, const char *v, int line, void *arg)
 {
 	struct vec *vec = arg;
 	struct seg_prefix p;
-	const char *why;
+	const char *why, *at = strchr(v, '@');
+	char addr[128];
+	bool endpoint = at && strcmp(vec->key, "networks") != 0 && (size_t)(at - v) < sizeof(addr);
 
-	if (seg_prefix_parse(v, &p, &why) < 0) {
+	if (endpoint) {   /* host@MAC */
+		memcpy(addr, v, (size_t)(at - v));
+		addr[at - v] = '\0';
+	}
+	if (seg_prefix_parse(endpoint ? addr : v, &p, &why) < 0) {
 		ERR(c, line, "%s: %s '%s': %s", vec->what, vec->key, v, why);
 		return;
 	}
+	if (endpoint && seg_mac_parse(at + 1, p.mac, &why) < 0) {
+		ERR(c, line, "%s: %s '%s': %s", vec->what, vec->key, v, why);
+		return;
+	}
+	p.has_mac = endpoint;
 	p.line = line;
 	struct seg_prefix *slot = vec_push(c, vec);
 	if (slot)
@@ -889,7 +900,7 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 /* ---- settings ---- */
 
 static const char *const settings_keys[] = { "table", "log_group", "incident_window", "spool",
-	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", "screen_to_mynumber", NULL };
+	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", "screen_to_mynumber", "require_mac_for_mynumber", NULL };
 
 /* Words that nft 1.0.6 (Debian 12) refuses as an unquoted table name in
  * `table inet NAME` (each was tried with nft -c -f): `segctl rules` prints the
@@ -993,6 +1004,7 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 		if (get_int(c, g, "settings", "max_validity", 1, 3660, &v))
 			s->max_validity = (uint32_t)v;
 		get_bool(c, g, "settings", "screen_to_mynumber", &s->screen_to_mynumber);
+		get_bool(c, g, "settings", "require_mac_for_mynumber", &s->require_mac_for_mynumber);
 		get_string(c, g, "settings", "spool", &s->spool, SEG_MAX_PATH);
 		get_string(c, g, "settings", "control_socket", &s->control_socket, 107);
 		get_string(c, g, "settings", "control_group", &s->control_group, SEG_MAX_NAME);

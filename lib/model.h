@@ -77,6 +77,11 @@ struct seg_prefix {
 	int family;
 	uint8_t len;
 	uint8_t addr[16];
+	/* A host of a My Number conduit may be bound to its MAC address
+	 * ("10.10.0.5@02:00:5e:00:00:05"): frames from it that carry another
+	 * source MAC are dropped on arrival as spoofed. */
+	bool has_mac;
+	uint8_t mac[6];
 	int line;
 };
 
@@ -137,6 +142,9 @@ struct seg_settings {
 	 * registered LGWAN terminals into My Number desktops, at the body's
 	 * discretion. Off by default. */
 	bool screen_to_mynumber;
+	/* Every My Number host of a conduit must carry its MAC (the guideline
+	 * limits My Number's connections by MAC, IP address and port). */
+	bool require_mac_for_mynumber;
 	int line;
 };
 

@@ -127,7 +127,7 @@ int seg_nftb_chain(struct seg_nft_batch *b, const struct seg_plan *p, uint32_t c
 
 static const uint32_t ktype_nft[SEG_KT_COUNT] = {     /* nft's datatype numbers */
 	[SEG_KT_IFNAME] = 41, [SEG_KT_IPV4] = 7, [SEG_KT_IPV6] = 8,
-	[SEG_KT_PROTO] = 12, [SEG_KT_PORT] = 13, [SEG_KT_ICMPV6_TYPE] = 29,
+	[SEG_KT_PROTO] = 12, [SEG_KT_PORT] = 13, [SEG_KT_ICMPV6_TYPE] = 29, [SEG_KT_ETHER] = 9,
 };
 
 /* nft reads a lone key's byte order from the set's user data (strings such
@@ -354,6 +354,7 @@ struct field_load {
 	uint32_t base, off, len;   /* payload */
 	int nfproto;               /* implied dependency: 4, 6 or 0 */
 	bool icmpv6;               /* implies meta l4proto ipv6-icmp */
+	bool ether;                /* implies meta iiftype ether */
 };
 
 static const struct field_load loads[SEG_F_COUNT] = {
@@ -368,6 +369,7 @@ static const struct field_load loads[SEG_F_COUNT] = {
 	[SEG_F_TH_DPORT] = { .base = NFT_PAYLOAD_TRANSPORT_HEADER, .off = 2, .len = 2 },
 	[SEG_F_ICMPV6_TYPE] = { .base = NFT_PAYLOAD_TRANSPORT_HEADER, .off = 0, .len = 1, .nfproto = 6,
 				.icmpv6 = true },
+	[SEG_F_ETHER_SADDR] = { .base = NFT_PAYLOAD_LL_HEADER, .off = 6, .len = 6, .ether = true },
 };
 
 static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -481,6 +483,16 @@ static int load_fields(struct lin *l, const struct seg_plan_cond *c)
 	size_t w = 0;
 	bool net_seen = false;
 	int r = 0;
+
+	/* nft matches a link-layer field's dependency before it loads the
+	 * concatenation: meta iiftype ether (ARPHRD_ETHER, host order) */
+	for (size_t i = 0; i < c->n_f && r == 0; i++)
+		if (loads[c->f[i]].ether) {
+			uint16_t ether = 1;
+			r = seg_nx_meta(l->r, NFT_META_IIFTYPE, NFT_REG_1) < 0 ? -ENOMEM :
+			    seg_nx_cmp(l->r, NFT_CMP_EQ, &ether, sizeof(ether));
+			break;
+		}
 
 	for (size_t i = 0; i < c->n_f && r == 0; i++) {
 		const struct field_load *fl = &loads[c->f[i]];

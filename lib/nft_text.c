@@ -16,7 +16,7 @@
 static const char *const ktype_names[SEG_KT_COUNT] = {
 	[SEG_KT_IFNAME] = "ifname", [SEG_KT_IPV4] = "ipv4_addr", [SEG_KT_IPV6] = "ipv6_addr",
 	[SEG_KT_PROTO] = "inet_proto", [SEG_KT_PORT] = "inet_service",
-	[SEG_KT_ICMPV6_TYPE] = "icmpv6_type",
+	[SEG_KT_ICMPV6_TYPE] = "icmpv6_type", [SEG_KT_ETHER] = "ether_addr",
 };
 
 static const char *const field_names[SEG_F_COUNT] = {
@@ -25,7 +25,7 @@ static const char *const field_names[SEG_F_COUNT] = {
 	[SEG_F_IP6_SADDR] = "ip6 saddr", [SEG_F_IP6_DADDR] = "ip6 daddr",
 	[SEG_F_L4PROTO] = "meta l4proto",
 	[SEG_F_TH_SPORT] = "th sport", [SEG_F_TH_DPORT] = "th dport",
-	[SEG_F_ICMPV6_TYPE] = "icmpv6 type",
+	[SEG_F_ICMPV6_TYPE] = "icmpv6 type", [SEG_F_ETHER_SADDR] = "ether saddr",
 };
 
 static const char *const hook_names[] = {
@@ -121,6 +121,9 @@ static void fmt_component(struct sb *b, enum seg_ktype t, const uint8_t *lo, con
 		break;
 	case SEG_KT_PORT:
 		fmt_number(b, t, (unsigned)(lo[0] << 8 | lo[1]), (unsigned)(hi[0] << 8 | hi[1]));
+		break;
+	case SEG_KT_ETHER:   /* exact only: MAC bindings are single hosts */
+		sb_add(b, "%02x:%02x:%02x:%02x:%02x:%02x", lo[0], lo[1], lo[2], lo[3], lo[4], lo[5]);
 		break;
 	default:
 		fmt_number(b, t, lo[0], hi[0]);

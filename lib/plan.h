@@ -33,6 +33,7 @@ enum seg_ktype {
 	SEG_KT_PROTO,         /* 1 byte: inet_proto */
 	SEG_KT_PORT,          /* 2 bytes, network order: inet_service */
 	SEG_KT_ICMPV6_TYPE,   /* 1 byte */
+	SEG_KT_ETHER,         /* 6 bytes: ether_addr */
 	SEG_KT_COUNT
 };
 
@@ -44,6 +45,7 @@ enum seg_field {
 	SEG_F_L4PROTO,
 	SEG_F_TH_SPORT, SEG_F_TH_DPORT,
 	SEG_F_ICMPV6_TYPE,
+	SEG_F_ETHER_SADDR,    /* implies meta iiftype ether */
 	SEG_F_COUNT
 };
 

@@ -853,6 +853,7 @@ void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags
 		check_conduit(cfg, &map, &cfg->conduits[i], today, d);
 	seg_zonemap_free(&map);
 	seg_check_paths(cfg, d);
+	seg_check_macs(cfg, d);
 	check_duplicate_conduits(cfg, d);
 	d->check = SEG_CHECK_FORM;
 	d->validated = 1;

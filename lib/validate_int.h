@@ -13,6 +13,8 @@
 bool seg_is_host(const struct seg_prefix *p);
 /* Width rules on one conduit whose zones and name could be read. */
 void seg_check_width(const struct seg_config *cfg, const struct seg_conduit *c, struct seg_diags *d);
+/* A host bound to two different MAC addresses. */
+void seg_check_macs(const struct seg_config *cfg, struct seg_diags *d);
 /* Hosts that are parties of a mynumber conduit and of an lgwan <-> outside one. */
 void seg_check_paths(const struct seg_config *cfg, struct seg_diags *d);
 

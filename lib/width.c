@@ -97,6 +97,26 @@ static const char *not_unicast_host(const struct seg_zone *z, const struct seg_p
 	return NULL;
 }
 
+/* A MAC binding is for a single host of a My Number conduit, where the
+ * gateway sees its frames; settings.require_mac_for_mynumber asks one of
+ * every host in a mynumber zone and of every terminal of a screen conduit
+ * into one. */
+static void check_mac(const struct seg_config *cfg, const struct seg_conduit *c, enum regime reg,
+		      const struct seg_prefix *p, size_t zone, const char *side, const char *a, struct seg_diags *d)
+{
+	bool mn_side = cfg->zones[zone].kind == SEG_ZONE_MYNUMBER ||
+		       (c->kind == SEG_CONDUIT_SCREEN && reg == REG_MYNUMBER && zone == c->from);
+
+	if (p->has_mac && (reg != REG_MYNUMBER || !seg_is_host(p)))
+		ERR(d, p->line, "conduit '%s': %s '%s' carries a MAC address — a MAC binding is for a single host "
+		    "of a conduit touching a mynumber zone; remove the '@...'", c->name, side, a);
+	else if (!p->has_mac && reg == REG_MYNUMBER && mn_side && cfg->settings.require_mac_for_mynumber &&
+		 seg_is_host(p))
+		ERR(d, p->line, "conduit '%s': %s '%s' has no MAC address — settings.require_mac_for_mynumber asks "
+		    "the MAC of every My Number host and terminal: write it as \"%s@02:00:5e:00:00:05\" with the "
+		    "MAC that 'ip link' shows on the host", c->name, side, a, a);
+}
+
 static void check_side(const struct seg_config *cfg, const struct seg_conduit *c, enum regime reg,
 		       const struct seg_prefix *v, size_t n, size_t zone, const char *side, bool hosts,
 		       struct seg_diags *d)
@@ -107,6 +127,7 @@ static void check_side(const struct seg_config *cfg, const struct seg_conduit *c
 	for (size_t i = 0; i < n; i++) {
 		const char *why = seg_is_host(&v[i]) ? not_unicast_host(z, &v[i]) : seg_prefix_special(&v[i]);
 		seg_prefix_format(&v[i], a, sizeof(a));
+		check_mac(cfg, c, reg, &v[i], zone, side, a, d);
 		if (why)
 			ERR(d, v[i].line, "conduit '%s': %s '%s' is %s — name the address of a real host",
 			    c->name, side, a, why);
@@ -367,6 +388,59 @@ void seg_check_paths(const struct seg_config *cfg, struct seg_diags *d)
 				report_path(cfg, &v[k], o, d);
 				named++;
 			}
+	}
+	free(v);
+}
+
+/* ---- one MAC per host ---- */
+
+static int by_addr_mac(const void *pa, const void *pb)
+{
+	const struct seg_prefix *a = *(const struct seg_prefix *const *)pa, *b = *(const struct seg_prefix *const *)pb;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int r = memcmp(a->addr, b->addr, 16);
+	return r ? r : a->line - b->line;
+}
+
+void seg_check_macs(const struct seg_config *cfg, struct seg_diags *d)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < cfg->n_conduits; i++) {
+		for (size_t j = 0; j < cfg->conduits[i].n_srcs; j++)
+			n += cfg->conduits[i].srcs[j].has_mac;
+		for (size_t j = 0; j < cfg->conduits[i].n_dsts; j++)
+			n += cfg->conduits[i].dsts[j].has_mac;
+	}
+	if (n < 2)
+		return;
+	const struct seg_prefix **v = malloc(n * sizeof(*v));
+	if (!v) {
+		d->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_conduits; i++) {
+		for (size_t j = 0; j < cfg->conduits[i].n_srcs; j++)
+			if (cfg->conduits[i].srcs[j].has_mac)
+				v[k++] = &cfg->conduits[i].srcs[j];
+		for (size_t j = 0; j < cfg->conduits[i].n_dsts; j++)
+			if (cfg->conduits[i].dsts[j].has_mac)
+				v[k++] = &cfg->conduits[i].dsts[j];
+	}
+	qsort(v, n, sizeof(*v), by_addr_mac);
+	d->check = SEG_CHECK_MYNUMBER;
+	for (size_t i = 1; i < n; i++) {
+		if (v[i]->family != v[i - 1]->family || memcmp(v[i]->addr, v[i - 1]->addr, 16) != 0 ||
+		    memcmp(v[i]->mac, v[i - 1]->mac, 6) == 0)
+			continue;
+		char a[64], m1[24], m2[24];
+		seg_prefix_format(v[i], a, sizeof(a));
+		seg_mac_format(v[i]->mac, m1, sizeof(m1));
+		seg_mac_format(v[i - 1]->mac, m2, sizeof(m2));
+		ERR(d, v[i]->line, "host %s is bound to MAC %s here and to %s on line %d — a host has one MAC; "
+		    "write the same one everywhere", a, m1, m2, v[i - 1]->line);
 	}
 	free(v);
 }

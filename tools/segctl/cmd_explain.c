@@ -398,6 +398,38 @@ static void print_conduit(FILE *f, const struct explain *e)
 		fprintf(f, "  comment:  %s\n", c->comment);
 }
 
+/* The MAC binding of the flow's source host, or NULL: the kernel drops
+ * frames from it that carry another source MAC, before any conduit. */
+static const struct seg_prefix *source_binding(const struct explain *e)
+{
+	for (size_t i = 0; i < e->cfg->n_conduits; i++) {
+		const struct seg_conduit *c = &e->cfg->conduits[i];
+		for (int side = 0; side < 2 && !c->expired; side++) {
+			const struct seg_prefix *p = side ? c->dsts : c->srcs;
+			size_t n = side ? c->n_dsts : c->n_srcs;
+			for (size_t j = 0; j < n; j++)
+				if (p[j].has_mac && p[j].family == e->flow.family &&
+				    memcmp(p[j].addr, e->flow.src, p[j].family == AF_INET ? 4 : 16) == 0 &&
+				    (int)(side ? c->to : c->from) == e->v.src_zone)
+					return &p[j];
+		}
+	}
+	return NULL;
+}
+
+static void print_binding(FILE *f, const struct explain *e)
+{
+	const struct seg_prefix *b = source_binding(e);
+	char a[64], m[24];
+
+	if (!b)
+		return;
+	seg_prefix_format(b, a, sizeof(a));
+	seg_mac_format(b->mac, m, sizeof(m));
+	fprintf(f, "binding:  %s is bound to MAC %s (%s:%d): frames from it with another source MAC are dropped "
+		"as spoofed before this verdict applies\n", a, m, e->cfg->file, b->line);
+}
+
 static void print_zone(FILE *f, const struct explain *e, int z)
 {
 	if (z >= 0)
@@ -421,6 +453,7 @@ static void print_text(FILE *f, const struct explain *e)
 	fputs("\nreason:   ", f);
 	why(f, e);
 	fputc('\n', f);
+	print_binding(f, e);
 	if (e->v.reason == SEG_REASON_CONDUIT)
 		print_conduit(f, e);
 	if (e->v.reason == SEG_REASON_DEFAULT_DENY)
@@ -531,6 +564,13 @@ static void print_json(FILE *f, const struct explain *e)
 	seg_json_str(f, seg_reason_name(e->v.reason));
 	json_flow(f, &first, e);
 	json_zone(f, &first, "src_zone", e, e->v.src_zone);
+	const struct seg_prefix *bound = source_binding(e);
+	if (bound) {
+		char m[24];
+		seg_mac_format(bound->mac, m, sizeof(m));
+		seg_json_key(f, &first, "source_mac");
+		seg_json_str(f, m);
+	}
 	json_zone(f, &first, "dst_zone", e, e->v.dst_zone);
 	json_text(f, &first, "explanation", e, why);
 	if (e->v.reason == SEG_REASON_CONDUIT) {
