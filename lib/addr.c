@@ -240,6 +240,34 @@ static int parse_port_range(const char *s, struct seg_service *out, const char *
 	return 0;
 }
 
+/* The ICMP queries a conduit may name, with the type of their answer: an
+ * error (unreachable, time exceeded) belongs to a connection and is not a
+ * service of its own. */
+static const struct icmp_query {
+	enum seg_proto proto;
+	const char *name;
+	uint8_t type, reply;
+} icmp_queries[] = {
+	{ SEG_PROTO_ICMP, "echo-request", 8, 0 },
+	{ SEG_PROTO_ICMP, "timestamp-request", 13, 14 },
+	{ SEG_PROTO_ICMPV6, "echo-request", 128, 129 },
+};
+
+static int parse_icmp_type(const char *name, struct seg_service *out, const char **why)
+{
+	for (size_t i = 0; i < sizeof(icmp_queries) / sizeof(icmp_queries[0]); i++)
+		if (icmp_queries[i].proto == out->proto && strcmp(icmp_queries[i].name, name) == 0) {
+			out->typed = true;
+			out->icmp_type = icmp_queries[i].type;
+			out->icmp_reply = icmp_queries[i].reply;
+			return 0;
+		}
+	*why = out->proto == SEG_PROTO_ICMP ? "unknown ICMP type — name a query: icmp/echo-request or "
+		"icmp/timestamp-request (errors come with their connection)" : "unknown ICMPv6 type — name a "
+		"query: icmpv6/echo-request (errors come with their connection)";
+	return -EINVAL;
+}
+
 int seg_service_parse(const char *s, struct seg_service *out, const char **why)
 {
 	static const struct { const char *name; enum seg_proto proto; bool ports; } tab[] = {
@@ -249,6 +277,10 @@ int seg_service_parse(const char *s, struct seg_service *out, const char **why)
 	};
 
 	memset(out, 0, sizeof(*out));
+	if (strncmp(s, "icmp/", 5) == 0 || strncmp(s, "icmpv6/", 7) == 0) {
+		out->proto = s[4] == '/' ? SEG_PROTO_ICMP : SEG_PROTO_ICMPV6;
+		return parse_icmp_type(strchr(s, '/') + 1, out, why);
+	}
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		size_t n = strlen(tab[i].name);
 		if (tab[i].ports && strncmp(s, tab[i].name, n) == 0) {
@@ -263,12 +295,18 @@ int seg_service_parse(const char *s, struct seg_service *out, const char **why)
 	if (strcmp(s, "tcp") == 0 || strcmp(s, "udp") == 0)
 		*why = "needs a port — write tcp/PORT or tcp/LOW-HIGH";
 	else
-		*why = "unknown service — use tcp/PORT, udp/PORT, tcp/LOW-HIGH, icmp, icmpv6 or any";
+		*why = "unknown service — use tcp/PORT, udp/PORT, tcp/LOW-HIGH, icmp/echo-request, "
+		       "icmpv6/echo-request, icmp, icmpv6 or any";
 	return -EINVAL;
 }
 
 void seg_service_format(const struct seg_service *s, char *buf, size_t len)
 {
+	for (size_t i = 0; s->typed && i < sizeof(icmp_queries) / sizeof(icmp_queries[0]); i++)
+		if (icmp_queries[i].proto == s->proto && icmp_queries[i].type == s->icmp_type) {
+			snprintf(buf, len, "%s/%s", seg_proto_name(s->proto), icmp_queries[i].name);
+			return;
+		}
 	if (s->proto != SEG_PROTO_TCP && s->proto != SEG_PROTO_UDP)
 		snprintf(buf, len, "%s", seg_proto_name(s->proto));
 	else if (s->port_lo == s->port_hi)

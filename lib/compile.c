@@ -37,7 +37,10 @@
 
 #define MAX_PLAN_ELEMS 8000000u   /* all sets together: keeps a batch < 2 GiB */
 
-enum shape { SH_PORT, SH_PROTO, SH_ANY, SH_COUNT };
+/* SH_ICMP: a named ICMP query (icmp/echo-request): the query's type in the
+ * original direction and its answer's in the reply direction, each
+ * direction asked of conntrack, so that neither passes the other way. */
+enum shape { SH_PORT, SH_PROTO, SH_ANY, SH_ICMP, SH_COUNT };
 
 struct shape_desc {
 	const char *tag;
@@ -56,6 +59,8 @@ static const struct shape_desc shapes[SH_COUNT] = {
 	[SH_PROTO] = { "l", 3, { { A4, SEG_F_L4PROTO }, { A6, SEG_F_L4PROTO } },
 		       { { R4, SEG_F_L4PROTO }, { R6, SEG_F_L4PROTO } } },
 	[SH_ANY]   = { "a", 2, { { A4 }, { A6 } }, { { R4 }, { R6 } } },
+	[SH_ICMP]  = { "t", 4, { { A4, SEG_F_L4PROTO, SEG_F_ICMP_TYPE }, { A6, SEG_F_L4PROTO, SEG_F_ICMPV6_TYPE } },
+		       { { R4, SEG_F_L4PROTO, SEG_F_ICMP_TYPE }, { R6, SEG_F_L4PROTO, SEG_F_ICMPV6_TYPE } } },
 };
 #undef A4
 #undef R4
@@ -89,7 +94,7 @@ static size_t bucket_index(const struct cctx *c, size_t a, size_t b, int fam, in
 
 static const size_t ktype_len[SEG_KT_COUNT] = {
 	[SEG_KT_IFNAME] = 16, [SEG_KT_IPV4] = 4, [SEG_KT_IPV6] = 16,
-	[SEG_KT_PROTO] = 1, [SEG_KT_PORT] = 2, [SEG_KT_ICMPV6_TYPE] = 1, [SEG_KT_ETHER] = 6,
+	[SEG_KT_PROTO] = 1, [SEG_KT_PORT] = 2, [SEG_KT_ICMPV6_TYPE] = 1, [SEG_KT_ETHER] = 6, [SEG_KT_ICMP_TYPE] = 1,
 };
 
 static const enum seg_ktype field_ktype[SEG_F_COUNT] = {
@@ -99,6 +104,7 @@ static const enum seg_ktype field_ktype[SEG_F_COUNT] = {
 	[SEG_F_L4PROTO] = SEG_KT_PROTO,
 	[SEG_F_TH_SPORT] = SEG_KT_PORT, [SEG_F_TH_DPORT] = SEG_KT_PORT,
 	[SEG_F_ICMPV6_TYPE] = SEG_KT_ICMPV6_TYPE, [SEG_F_ETHER_SADDR] = SEG_KT_ETHER,
+	[SEG_F_ICMP_TYPE] = SEG_KT_ICMP_TYPE,
 };
 
 size_t seg_ktype_len(enum seg_ktype t)
@@ -568,8 +574,10 @@ static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct 
 	size_t w = fam_width(s->fam), aoff = w;        /* second address at offset w (4-aligned) */
 	bool exact = range_exact(s->lo, s->hi, w) && range_exact(d->lo, d->hi, w);
 	int sh = sv->proto == SEG_PROTO_ANY ? SH_ANY :
-		 (sv->proto == SEG_PROTO_TCP || sv->proto == SEG_PROTO_UDP) ? SH_PORT : SH_PROTO;
+		 (sv->proto == SEG_PROTO_TCP || sv->proto == SEG_PROTO_UDP) ? SH_PORT : sv->typed ? SH_ICMP : SH_PROTO;
 
+	if (sh == SH_ICMP && (sv->proto == SEG_PROTO_ICMPV6) != (s->fam == 1))
+		return 0;   /* an ICMP query of the other family never matches here */
 	put_range(&e, 0, s->lo, s->hi, w);
 	put_range(&e, aoff, d->lo, d->hi, w);
 	if (sh != SH_ANY)
@@ -585,7 +593,13 @@ static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct 
 	struct evec *b = &c->buckets[bucket_index(c, k->from, k->to, s->fam, sh, !exact)];
 	if (b->n == 0)
 		b->line = k->line;
-	return evec_push(b, &e);
+	if (sh != SH_ICMP)
+		return evec_push(b, &e);
+	struct seg_plan_elem answer = e;   /* the query one way, its answer the other */
+	put_value(&e, 2 * w + 4, &sv->icmp_type, 1);
+	put_value(&answer, 2 * w + 4, &sv->icmp_reply, 1);
+	int r = evec_push(b, &e);
+	return r < 0 ? r : evec_push(b, &answer);
 }
 
 static int expand_conduit(struct cctx *c, const struct seg_conduit *k, struct sides *src, struct sides *dst)
@@ -757,10 +771,10 @@ static int add_gw_sets(struct cctx *c, size_t z, int32_t gset[3], bool *any)
 static void shape_ktypes(int sh, int fam, enum seg_ktype *k)
 {
 	enum seg_ktype a = fam ? SEG_KT_IPV6 : SEG_KT_IPV4;
-	enum seg_ktype all[4] = { a, a, SEG_KT_PROTO, SEG_KT_PORT };
+	enum seg_ktype all[4] = { a, a, SEG_KT_PROTO,
+				  sh != SH_ICMP ? SEG_KT_PORT : fam ? SEG_KT_ICMPV6_TYPE : SEG_KT_ICMP_TYPE };
 
 	memcpy(k, all, sizeof(all));
-	(void)sh;
 }
 
 /* Creates the conduit sets of pair a->b; cset[fam][shape][interval] = index or -1. */
@@ -954,6 +968,8 @@ static int add_conduit_lookups(struct cctx *c, uint32_t chain, int32_t cset[2][S
 					return -ENOMEM;
 				if (reply)
 					cond_simple(r, SEG_C_CT_REPLY, 0);
+				else if (sh == SH_ICMP)   /* a query opens; its answer never does */
+					cond_simple(r, SEG_C_CT_ORIGINAL, 0);
 				cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false,
 					    reply ? shapes[sh].reply[f] : shapes[sh].orig[f], shapes[sh].n);
 				*any = true;

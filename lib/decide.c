@@ -119,7 +119,7 @@ static bool service_holds(const struct seg_service *s, uint8_t l4proto, uint16_t
 		return false;
 	if (s->proto == SEG_PROTO_TCP || s->proto == SEG_PROTO_UDP)
 		return dport >= s->port_lo && dport <= s->port_hi;
-	return true;
+	return !s->typed || dport == s->icmp_type;   /* icmp flows carry their type in dport */
 }
 
 static bool services_hold(const struct seg_service *v, size_t n, uint8_t l4proto, uint16_t dport)
@@ -328,6 +328,8 @@ static void service_entry(const struct seg_service *s, struct shape *sh, struct 
 		if (ported) {
 			*lo = s->port_lo;
 			*hi = s->port_hi;
+		} else if (s->typed) {   /* the query's type; its answer is a reply, not an opener */
+			*lo = *hi = s->icmp_type;
 		}
 	}
 }

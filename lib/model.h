@@ -68,6 +68,10 @@ enum seg_proto {
 struct seg_service {
 	enum seg_proto proto;
 	uint16_t port_lo, port_hi;   /* 0,0 for icmp/icmpv6/any */
+	/* icmp/echo-request, icmpv6/echo-request: one ICMP query type and the
+	 * type of its answer (conntrack tells them apart by direction). */
+	bool typed;
+	uint8_t icmp_type, icmp_reply;
 	int line;
 };
 

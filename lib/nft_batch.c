@@ -128,6 +128,7 @@ int seg_nftb_chain(struct seg_nft_batch *b, const struct seg_plan *p, uint32_t c
 static const uint32_t ktype_nft[SEG_KT_COUNT] = {     /* nft's datatype numbers */
 	[SEG_KT_IFNAME] = 41, [SEG_KT_IPV4] = 7, [SEG_KT_IPV6] = 8,
 	[SEG_KT_PROTO] = 12, [SEG_KT_PORT] = 13, [SEG_KT_ICMPV6_TYPE] = 29, [SEG_KT_ETHER] = 9,
+	[SEG_KT_ICMP_TYPE] = 14,
 };
 
 /* nft reads a lone key's byte order from the set's user data (strings such
@@ -354,6 +355,7 @@ struct field_load {
 	uint32_t base, off, len;   /* payload */
 	int nfproto;               /* implied dependency: 4, 6 or 0 */
 	bool icmpv6;               /* implies meta l4proto ipv6-icmp */
+	bool icmp;                 /* implies meta l4proto icmp */
 	bool ether;                /* implies meta iiftype ether */
 };
 
@@ -370,6 +372,7 @@ static const struct field_load loads[SEG_F_COUNT] = {
 	[SEG_F_ICMPV6_TYPE] = { .base = NFT_PAYLOAD_TRANSPORT_HEADER, .off = 0, .len = 1, .nfproto = 6,
 				.icmpv6 = true },
 	[SEG_F_ETHER_SADDR] = { .base = NFT_PAYLOAD_LL_HEADER, .off = 6, .len = 6, .ether = true },
+	[SEG_F_ICMP_TYPE] = { .base = NFT_PAYLOAD_TRANSPORT_HEADER, .off = 0, .len = 1, .nfproto = 4, .icmp = true },
 };
 
 static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -463,7 +466,7 @@ static uint32_t reg_at(size_t w)
 struct lin {
 	struct nftnl_rule *r;
 	int nfproto;               /* dependency already matched in this rule */
-	bool l4_icmpv6;
+	bool l4_icmpv6, l4_icmp;
 };
 
 static int dep_nfproto(struct lin *l, int fam)
@@ -484,8 +487,21 @@ static int load_fields(struct lin *l, const struct seg_plan_cond *c)
 	bool net_seen = false;
 	int r = 0;
 
-	/* nft matches a link-layer field's dependency before it loads the
-	 * concatenation: meta iiftype ether (ARPHRD_ETHER, host order) */
+	/* Every dependency is matched before the concatenation is loaded (a
+	 * dependency's meta load would overwrite the registers it fills), in
+	 * the order nft writes them: family, layer-4 protocol, link type
+	 * (meta iiftype ether: ARPHRD_ETHER, host order). */
+	for (size_t i = 0; i < c->n_f && r == 0; i++) {
+		const struct field_load *fl = &loads[c->f[i]];
+		if (fl->nfproto)
+			r = dep_nfproto(l, fl->nfproto);
+		if (r == 0 && ((fl->icmpv6 && !l->l4_icmpv6) || (fl->icmp && !l->l4_icmp))) {
+			uint8_t v = fl->icmpv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+			l->l4_icmpv6 |= fl->icmpv6;
+			l->l4_icmp |= fl->icmp;
+			r = seg_nx_meta(l->r, NFT_META_L4PROTO, NFT_REG_1) < 0 ? -ENOMEM : seg_nx_cmp(l->r, NFT_CMP_EQ, &v, 1);
+		}
+	}
 	for (size_t i = 0; i < c->n_f && r == 0; i++)
 		if (loads[c->f[i]].ether) {
 			uint16_t ether = 1;
@@ -496,13 +512,6 @@ static int load_fields(struct lin *l, const struct seg_plan_cond *c)
 
 	for (size_t i = 0; i < c->n_f && r == 0; i++) {
 		const struct field_load *fl = &loads[c->f[i]];
-		if (fl->nfproto)
-			r = dep_nfproto(l, fl->nfproto);
-		if (r == 0 && fl->icmpv6 && !l->l4_icmpv6) {
-			uint8_t v = IPPROTO_ICMPV6;
-			l->l4_icmpv6 = true;
-			r = seg_nx_meta(l->r, NFT_META_L4PROTO, NFT_REG_1) < 0 ? -ENOMEM : seg_nx_cmp(l->r, NFT_CMP_EQ, &v, 1);
-		}
 		uint32_t reg = c->n_f > 1 ? reg_at(w) : NFT_REG_1;
 		if (r == 0 && fl->meta)
 			r = seg_nx_meta(l->r, fl->key, reg);
@@ -534,7 +543,7 @@ static int e_lookup(struct lin *l, const struct seg_plan *p, const struct seg_pl
 
 static int lin_cond(struct lin *l, const struct seg_plan *p, const struct seg_plan_cond *c)
 {
-	static const uint8_t reply = 1;      /* IP_CT_DIR_REPLY (not in uapi) */
+	static const uint8_t reply = 1, original = 0;      /* IP_CT_DIR_REPLY, _ORIGINAL (not in uapi) */
 	static const uint32_t related = NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
 
 	switch (c->kind) {
@@ -542,6 +551,8 @@ static int lin_cond(struct lin *l, const struct seg_plan *p, const struct seg_pl
 		return dep_nfproto(l, c->arg);
 	case SEG_C_CT_REPLY:
 		return e_ct(l->r, NFT_CT_DIRECTION) < 0 ? -ENOMEM : seg_nx_cmp(l->r, NFT_CMP_EQ, &reply, 1);
+	case SEG_C_CT_ORIGINAL:
+		return e_ct(l->r, NFT_CT_DIRECTION) < 0 ? -ENOMEM : seg_nx_cmp(l->r, NFT_CMP_EQ, &original, 1);
 	case SEG_C_CT_RELATED: {
 		struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 		if (e_ct(l->r, NFT_CT_STATE) < 0 || !e)

@@ -17,6 +17,7 @@ static const char *const ktype_names[SEG_KT_COUNT] = {
 	[SEG_KT_IFNAME] = "ifname", [SEG_KT_IPV4] = "ipv4_addr", [SEG_KT_IPV6] = "ipv6_addr",
 	[SEG_KT_PROTO] = "inet_proto", [SEG_KT_PORT] = "inet_service",
 	[SEG_KT_ICMPV6_TYPE] = "icmpv6_type", [SEG_KT_ETHER] = "ether_addr",
+	[SEG_KT_ICMP_TYPE] = "icmp_type",
 };
 
 static const char *const field_names[SEG_F_COUNT] = {
@@ -26,6 +27,7 @@ static const char *const field_names[SEG_F_COUNT] = {
 	[SEG_F_L4PROTO] = "meta l4proto",
 	[SEG_F_TH_SPORT] = "th sport", [SEG_F_TH_DPORT] = "th dport",
 	[SEG_F_ICMPV6_TYPE] = "icmpv6 type", [SEG_F_ETHER_SADDR] = "ether saddr",
+	[SEG_F_ICMP_TYPE] = "icmp type",
 };
 
 static const char *const hook_names[] = {
@@ -164,6 +166,9 @@ static void fmt_cond(struct sb *b, const struct seg_plan *p, const struct seg_pl
 		break;
 	case SEG_C_CT_REPLY:
 		sb_add(b, "ct direction reply");
+		break;
+	case SEG_C_CT_ORIGINAL:
+		sb_add(b, "ct direction original");
 		break;
 	case SEG_C_CT_RELATED:
 		sb_add(b, "ct state related");

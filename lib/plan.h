@@ -34,6 +34,7 @@ enum seg_ktype {
 	SEG_KT_PORT,          /* 2 bytes, network order: inet_service */
 	SEG_KT_ICMPV6_TYPE,   /* 1 byte */
 	SEG_KT_ETHER,         /* 6 bytes: ether_addr */
+	SEG_KT_ICMP_TYPE,     /* 1 byte */
 	SEG_KT_COUNT
 };
 
@@ -46,6 +47,7 @@ enum seg_field {
 	SEG_F_TH_SPORT, SEG_F_TH_DPORT,
 	SEG_F_ICMPV6_TYPE,
 	SEG_F_ETHER_SADDR,    /* implies meta iiftype ether */
+	SEG_F_ICMP_TYPE,      /* implies meta l4proto icmp */
 	SEG_F_COUNT
 };
 
@@ -84,6 +86,7 @@ struct seg_plan_set {
 enum seg_cond_kind {
 	SEG_C_NFPROTO,        /* meta nfproto ipv4|ipv6 (arg: 4 or 6) */
 	SEG_C_CT_REPLY,       /* ct direction reply */
+	SEG_C_CT_ORIGINAL,    /* ct direction original */
 	SEG_C_CT_RELATED,     /* ct state related */
 	SEG_C_LOOKUP,         /* fields [!=] @set */
 	SEG_C_VMAP,           /* fields vmap @set (ends the rule) */

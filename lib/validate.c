@@ -519,11 +519,18 @@ static void check_services(const struct seg_conduit *c, bool no_any, struct seg_
 		if (no_any && s->proto == SEG_PROTO_ANY)
 			ERR(d, s->line, "conduit '%s': service 'any' is not allowed here — a conduit touching a "
 			    "mynumber zone names its services, e.g. \"tcp/443\"", c->name);
+		if (no_any && (s->proto == SEG_PROTO_ICMP || s->proto == SEG_PROTO_ICMPV6) && !s->typed)
+			ERR(d, s->line, "conduit '%s': service '%s' opens every %s type (redirects, router "
+			    "advertisements, echo payloads that carry tunnels) — a conduit touching a mynumber zone "
+			    "names the query: \"%s/echo-request\"", c->name, a,
+			    s->proto == SEG_PROTO_ICMP ? "ICMP" : "ICMPv6", seg_proto_name(s->proto));
 		d->check = SEG_CHECK_FORM;
 		for (size_t j = 0; j < i; j++) {
 			const struct seg_service *t = &c->services[j];
 			bool any = s->proto == SEG_PROTO_ANY || t->proto == SEG_PROTO_ANY;
-			if (any || (s->proto == t->proto && s->port_lo <= t->port_hi && t->port_lo <= s->port_hi)) {
+			bool types_apart = s->typed && t->typed && s->icmp_type != t->icmp_type;
+			if (any || (s->proto == t->proto && s->port_lo <= t->port_hi && t->port_lo <= s->port_hi &&
+				    !types_apart)) {
 				seg_service_format(t, b, sizeof(b));
 				ERR(d, s->line, "conduit '%s': service '%s' overlaps '%s' listed before — list each "
 				    "service once", c->name, a, b);

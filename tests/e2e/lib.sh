@@ -19,10 +19,7 @@ PY=/usr/bin/python3
 SEGCTL="${E2E_SEGCTL:-$TOP/build/segctl}" # E2E_SEGCTL: another segctl (development)
 SEGD="${E2E_SEGD:-$TOP/build/segd}"   # E2E_SEGD: another daemon (development)
 LAB_PREFIX="sg$$-"
-# An expiry for the configurations the suites write: a year ahead is within
-# settings.max_validity (731 days) and never rots.
-EXPIRES=$(date -u -d '+365 days' +%F)
-source "$E2E_DIR/tools/faketime.sh"
+source "$E2E_DIR/tools/dates.sh"   # EXPIRES, fake_date
 RUN_DIR=""
 LAB_GW=""
 LAB_TABLE=""

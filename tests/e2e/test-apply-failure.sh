@@ -13,6 +13,7 @@
 #      the errno and the config line.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
+source "$TOP/tests/e2e/tools/dates.sh"   # EXPIRES
 SEGD=${E2E_SEGD:-$TOP/build/segd}
 PFX=segaf$$
 NS=${PFX}gw

@@ -10,7 +10,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SEGCTL=${SEGCTL:-$TOP/build/segctl}
 SEGD=${SEGD:-$TOP/build/segd}
 CONFIGS=$TOP/tests/configs
-source "$TOP/tests/e2e/tools/faketime.sh"
+source "$TOP/tests/e2e/tools/dates.sh"
 fake_date 2026-11-26                 # expiry cases must not rot (libfaketime)
 PASS=0 FAIL=0
 TMP=$(mktemp -d /tmp/segd-check-cli.XXXXXX)

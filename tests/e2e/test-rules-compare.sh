@@ -13,6 +13,7 @@
 # 10,000 conduits in one transaction.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
+source "$TOP/tests/e2e/tools/dates.sh"   # EXPIRES
 SEGD=${E2E_SEGD:-$TOP/build/segd}
 SEGCTL=$TOP/build/segctl
 PFX=segrc$$
@@ -62,7 +63,7 @@ zones = (
 conduits = (
   { name = "my-lg"; kind = "specific"; from = "my1"; to = "lg1";
     sources = [ "10.10.0.5", "fd00:10::5" ]; destinations = [ "10.20.0.50", "fd00:20::50" ];
-    services = [ "tcp/443", "icmp", "icmpv6", "udp/500" ];
+    services = [ "tcp/443", "icmp/echo-request", "icmpv6/echo-request", "udp/500" ];
     approval = "A-1"; expires = "$EXPIRES"; },
   { name = "my2-lg"; kind = "specific"; from = "my2"; to = "lg1";
     sources = [ "10.11.0.7" ]; destinations = [ "10.20.0.50" ];
@@ -95,8 +96,8 @@ conduits = (
 EOF
 	local i
 	for ((i = 0; i < n; i++)); do
-		printf '  ,{ name = "bulk%d"; kind = "specific"; from = "lg1"; to = "lg2"; sources = [ "10.20.%d.%d" ]; destinations = [ "10.21.%d.%d" ]; services = [ "tcp/%d" ]; approval = "B"; expires = "$EXPIRES"; }\n' \
-			"$i" $((i / 250 % 256)) $((i % 250 + 1)) $((i / 200 % 256)) $((i % 200 + 1)) $((i % 60000 + 1024))
+		printf '  ,{ name = "bulk%d"; kind = "specific"; from = "lg1"; to = "lg2"; sources = [ "10.20.%d.%d" ]; destinations = [ "10.21.%d.%d" ]; services = [ "tcp/%d" ]; approval = "B"; expires = "%s"; }\n' \
+			"$i" $((i / 250 % 256)) $((i % 250 + 1)) $((i / 200 % 256)) $((i % 200 + 1)) $((i % 60000 + 1024)) "$EXPIRES"
 	done
 	echo ");"
 }

@@ -15,6 +15,7 @@
 # VERIFY_BIG=1) are printed; 10,000 must stay under a second.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
+source "$TOP/tests/e2e/tools/dates.sh"   # EXPIRES
 SEGD=${E2E_SEGD:-$TOP/build/segd}
 SEGCTL=${E2E_SEGCTL:-$TOP/build/segctl}
 PFX=sgv$$

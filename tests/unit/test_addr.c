@@ -204,6 +204,9 @@ static const struct {
 	{ "tcp/0443", 1, SEG_PROTO_TCP, 443, 443, "tcp/443" },
 	{ "icmp", 1, SEG_PROTO_ICMP, 0, 0, "icmp" },
 	{ "icmpv6", 1, SEG_PROTO_ICMPV6, 0, 0, "icmpv6" },
+	{ "icmp/echo-request", 1, SEG_PROTO_ICMP, 0, 0, "icmp/echo-request" },
+	{ "icmp/timestamp-request", 1, SEG_PROTO_ICMP, 0, 0, "icmp/timestamp-request" },
+	{ "icmpv6/echo-request", 1, SEG_PROTO_ICMPV6, 0, 0, "icmpv6/echo-request" },
 	{ "any", 1, SEG_PROTO_ANY, 0, 0, "any" },
 	{ "tcp/0", 0, 0, 0, 0, "port out of range" },
 	{ "udp/65536", 0, 0, 0, 0, "port out of range" },
@@ -222,7 +225,9 @@ static const struct {
 	{ "tcp/ 5", 0, 0, 0, 0, "port must be a number" },
 	{ "tcp/https", 0, 0, 0, 0, "port must be a number" },
 	{ "TCP/5", 0, 0, 0, 0, "unknown service" },
-	{ "icmp/8", 0, 0, 0, 0, "unknown service" },
+	{ "icmp/8", 0, 0, 0, 0, "unknown ICMP type" },
+	{ "icmp/echo-reply", 0, 0, 0, 0, "unknown ICMP type" },
+	{ "icmpv6/timestamp-request", 0, 0, 0, 0, "unknown ICMPv6 type" },
 	{ "sctp/5", 0, 0, 0, 0, "unknown service" },
 	{ "https", 0, 0, 0, 0, "unknown service" },
 	{ "any ", 0, 0, 0, 0, "unknown service" },
@@ -252,6 +257,8 @@ START_TEST(test_service_parse)
 	struct seg_service t;
 	ck_assert_int_eq(seg_service_parse(buf, &t, &why), 0);
 	ck_assert(t.proto == s.proto && t.port_lo == s.port_lo && t.port_hi == s.port_hi);
+	ck_assert(t.typed == s.typed && t.icmp_type == s.icmp_type && t.icmp_reply == s.icmp_reply);
+	ck_assert(s.typed == (strchr(services[_i].in, '/') && s.proto >= SEG_PROTO_ICMP));
 }
 END_TEST
 

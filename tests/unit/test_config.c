@@ -353,6 +353,7 @@ START_TEST(test_detail_conduits)
 	ck_assert_uint_eq(c->n_services, 2);
 	assert_service(&c->services[0], SEG_PROTO_TCP, 443, 443);
 	assert_service(&c->services[1], SEG_PROTO_ICMP, 0, 0);
+	ck_assert(c->services[1].typed && c->services[1].icmp_type == 8 && c->services[1].icmp_reply == 0);
 	ck_assert_int_eq(c->services[1].line, 32);
 	ck_assert_str_eq(c->approval, "R8-DX-014");
 	ck_assert_str_eq(c->expires, "2027-03-31");

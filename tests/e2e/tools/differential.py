@@ -22,14 +22,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netlab  # noqa: E402
-from enforce import say, svc_matches  # noqa: E402
+from enforce import say, svc_matches, svc_proto  # noqa: E402
 
 
 def conduit_ports(model):
     ports = set()
     for c in model.conduits:
         for s in c['services']:
-            if '/' in s:
+            if '/' in s and not s.startswith('icmp'):
                 lo, _, hi = s.split('/')[1].partition('-')
                 ports.update({int(lo), int(hi or lo), int(lo) + 1, max(1, int(lo) - 1)})
     return sorted(ports) or [443]
@@ -76,7 +76,7 @@ class Drawer:
         src = self.rng.choice(in_side(host_addrs(za, fam), c['srcs'], fam))
         dst = self.rng.choice(in_side(host_addrs(zb, fam), c['dsts'], fam))
         svc = self.rng.choice(c['services'])
-        proto = svc.split('/')[0] if '/' in svc else 'icmp'
+        proto = svc_proto(svc)
         if proto not in ('tcp', 'udp', 'icmp') or self.rng.random() < 0.25:
             proto = self.rng.choice(('tcp', 'udp', 'icmp'))
         _, pl = svc_matches(svc, proto, fam)

@@ -32,12 +32,22 @@ def say(ok, msg):
     print('%s - %s' % ('ok' if ok else 'not ok', msg), flush=True)
 
 
+def svc_proto(svc):
+    """The probe protocol of a conduit service: tcp, udp, icmp (icmpv6 and the
+    named ICMP queries included) or any."""
+    return 'icmp' if svc.startswith('icmp') else svc.split('/')[0]
+
+
 def svc_matches(svc, proto, fam):
-    """(matches, [ports]) of a conduit service string for a probe protocol."""
+    """(matches, [ports]) of a conduit service string for a probe protocol.
+    The lab's ICMP probes are echo requests: icmp/echo-request holds them,
+    another named query (icmp/timestamp-request) does not."""
     if svc == 'any':
         return True, [DEFAULT_PORT.get(proto)]
-    if svc in ('icmp', 'icmpv6'):
-        return proto == 'icmp' and (svc == 'icmp') == (fam == 4), [None]
+    if svc.startswith('icmp'):
+        base, _, typ = svc.partition('/')
+        echo = typ in ('', 'echo-request')
+        return proto == 'icmp' and echo and (base == 'icmp') == (fam == 4), [None]
     p, _, ports = svc.partition('/')
     if p != proto:
         return False, []
@@ -136,7 +146,7 @@ class Matrix:
                 s = str(n.network_address)
                 for d in endpoints(c['dsts'], zb, fam, zb)[:1]:
                     for svc in c['services'][:1]:
-                        proto = svc.split('/')[0] if '/' in svc else 'icmp'
+                        proto = svc_proto(svc)
                         ok, pl = svc_matches(svc, proto, fam)
                         if ok:
                             added.add(s)
@@ -159,7 +169,7 @@ class Matrix:
                 if fam not in zs['ordinary'] or (zd is not zs and fam != 4):
                     continue
                 for svc in sorted(svcs):
-                    proto = svc.split('/')[0] if '/' in svc else 'icmp'
+                    proto = svc_proto(svc)
                     ok, pl = svc_matches(svc if svc != 'icmp' or fam == 4 else 'icmpv6', proto, fam)
                     if ok and proto in PROTOS:
                         self.add('gw', z, ns, zs['ordinary'][fam], gw, proto, pl[0], None,
