@@ -11,6 +11,8 @@
 #   start_segd CONFIG                   segd -c <copy of CONFIG> in the gateway (SEGD_PID, SEGD_CONF)
 #   reload_segd                         SIGHUP, and wait for the table to change
 #   ok MSG / fail MSG / check MSG CMD... / tap CMD...   assertions; summary at the end
+#   wait_until SECONDS CMD...           polls CMD every 10 ms until it succeeds (1 when SECONDS pass)
+#   wait_listen NS PORT [tcp|udp]       until a socket in namespace NS listens on PORT
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$E2E_DIR/../.." && pwd)
@@ -86,6 +88,29 @@ summary() {
 	[ "$E2E_FAILED" = 0 ]
 }
 
+# ------------------------------------------------------------------ waiting
+
+# wait_until SECONDS CMD...: polls CMD every 10 ms until it succeeds; returns 1
+# once SECONDS (may have a fraction) have passed. The ceiling only bounds a
+# failure: a test waits for what the product exposes, never for a fixed time.
+wait_until() {
+	local end secs=$1
+	end=$(awk -v s="$secs" -v n="$(date +%s%N)" 'BEGIN { printf "%.0f", n + s * 1e9 }'); shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.01
+	done
+}
+
+# wait_listen NS PORT [tcp|udp]: until a socket in network namespace NS is
+# bound (TCP: listening) on PORT, up to 30 s.
+listening() { [ -n "$(ip netns exec "$1" ss "$3" "sport = :$2" 2>/dev/null)" ]; }
+wait_listen() {
+	local opt=-Hltn
+	[ "${3:-tcp}" = udp ] && opt=-Hlun
+	wait_until 30 listening "$1" "$2" "$opt"
+}
+
 # ------------------------------------------------------------------ the lab
 
 lab_namespaces() {
@@ -137,8 +162,9 @@ table_listing() { ip netns exec "$LAB_GW" nft list table inet "$LAB_TABLE" 2>/de
 segd_alive() { [ -n "$SEGD_PID" ] && kill -0 "$SEGD_PID" 2>/dev/null; }
 
 # start_segd CONFIG: runs build/segd on a copy of CONFIG (its spool and
-# control socket moved into RUN_DIR) in the gateway; waits up to 10 s for the
-# table. SEGD_CONF is the copy: edit it and call reload_segd.
+# control socket moved into RUN_DIR) in the gateway; waits (up to 120 s: an
+# ASan build on a loaded machine is slow, and the ceiling only bounds a
+# failure) for the table and the control socket. SEGD_CONF is the copy: edit it and call reload_segd.
 start_segd() {
 	local i
 	SEGD_CONF="$RUN_DIR/segd.conf"
@@ -158,7 +184,7 @@ socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).connect(sys.argv[1])' "$soc
 	fi
 	ip netns exec "$LAB_GW" "$SEGD" -c "$SEGD_CONF" >"$RUN_DIR/segd.log" 2>&1 &
 	SEGD_PID=$!
-	for i in $(seq 150); do
+	for i in $(seq 1200); do
 		segd_alive || break
 		if table_listing >/dev/null && [ -S "$sock" ]; then
 			return 0
@@ -170,14 +196,14 @@ socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).connect(sys.argv[1])' "$soc
 	return 1
 }
 
-# reload_segd: SIGHUP, then wait (up to 5 s) until the kernel's table differs
+# reload_segd: SIGHUP, then wait (up to 60 s) until the kernel's table differs
 # from before. Prints the seconds the re-apply took.
 reload_segd() {
 	local before t0 i
 	before=$(table_listing | md5sum)
 	t0=$(date +%s.%N)
 	kill -HUP "$SEGD_PID" || return 1
-	for i in $(seq 500); do
+	for i in $(seq 6000); do
 		if [ "$(table_listing | md5sum)" != "$before" ]; then
 			awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
 			return 0

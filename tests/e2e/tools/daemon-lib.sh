@@ -6,7 +6,7 @@
 #   daemon_lab_up CONFIG        lab_up, the journald, and a trap that stops all
 #   notify_start [--freeze-on A] a NOTIFY_SOCKET reader (tools/notify.py); notify_stop
 #   notify_count ASSIGNMENT [SINCE]   datagrams carrying it (after line SINCE)
-#   wait_until SECONDS CMD...   polls CMD every 10 ms
+#   (wait_until SECONDS CMD... is lib.sh's)
 #   journal_event EVENT         segd's journal entries of SEGD_EVENT=EVENT (JSON lines)
 #   jget FIELD                  the field of each JSON line on stdin
 #   segctl_status KEY           one key of `segctl status --json`
@@ -59,14 +59,6 @@ notify_count() {
 
 notify_mark() { wc -l <"$NOTIFY_LOG"; }
 
-wait_until() {
-	local end
-	end=$(($(date +%s%N) + ${1%.*} * 1000000000)); shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s%N)" -lt "$end" ] || return 1
-		sleep 0.01
-	done
-}
 
 journal_event() { journal_read SEGD_EVENT="$1"; }
 
