@@ -6,6 +6,7 @@
 #   daemon_lab_up CONFIG        lab_up, the journald, and a trap that stops all
 #   notify_start [--freeze-on A] a NOTIFY_SOCKET reader (tools/notify.py); notify_stop
 #   notify_count ASSIGNMENT [SINCE]   datagrams carrying it (after line SINCE)
+#   notify_sync                 until the reader has logged everything sent so far
 #   (wait_until SECONDS CMD... is lib.sh's)
 #   journal_event EVENT         segd's journal entries of SEGD_EVENT=EVENT (JSON lines)
 #   jget FIELD                  the field of each JSON line on stdin
@@ -58,6 +59,19 @@ notify_count() {
 }
 
 notify_mark() { wc -l <"$NOTIFY_LOG"; }
+
+# notify_sync: sends a datagram of our own to the notification socket and
+# waits until the reader has logged it. Datagrams are read in the order they
+# arrived, so whatever a process sent before it exited is in the log by then:
+# a check that something was NOT sent needs this first, not a sleep.
+NOTIFY_SYNCS=0
+notify_sync() {
+	NOTIFY_SYNCS=$((NOTIFY_SYNCS + 1))
+	"$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(sys.argv[2].encode(), sys.argv[1])' \
+		"$NOTIFY_SOCKET" "E2E_SYNC=$$.$NOTIFY_SYNCS" || return 1
+	wait_until 60 grep -q " E2E_SYNC=$$.$NOTIFY_SYNCS\$" "$NOTIFY_LOG"
+}
 
 
 journal_event() { journal_read SEGD_EVENT="$1"; }
