@@ -12,7 +12,8 @@
 #   reload_segd                         SIGHUP, and wait for the table to change
 #   ok MSG / fail MSG / check MSG CMD... / tap CMD...   assertions; summary at the end
 #   wait_until SECONDS CMD...           polls CMD every 10 ms until it succeeds (1 when SECONDS pass)
-#   wait_listen NS PORT [tcp|udp]       until a socket in namespace NS listens on PORT
+#   wait_listen NS PORT [tcp|udp] [N]   until N (1) sockets in namespace NS listen on PORT
+#   pair_drops FROM TO                  packets the table's drop rules counted from zone FROM to TO
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$E2E_DIR/../.." && pwd)
@@ -104,11 +105,22 @@ wait_until() {
 
 # wait_listen NS PORT [tcp|udp]: until a socket in network namespace NS is
 # bound (TCP: listening) on PORT, up to 30 s.
-listening() { [ -n "$(ip netns exec "$1" ss "$3" "sport = :$2" 2>/dev/null)" ]; }
+listening() { [ "$(ip netns exec "$1" ss "$3" "sport = :$2" 2>/dev/null | wc -l)" -ge "${4:-1}" ]; }
 wait_listen() {
 	local opt=-Hltn
 	[ "${3:-tcp}" = udp ] && opt=-Hlun
-	wait_until 30 listening "$1" "$2" "$opt"
+	wait_until 30 listening "$1" "$2" "$opt" "${4:-1}"
+}
+
+# pair_drops FROM TO: the packets the drop rules of the lab's table counted
+# from zone FROM to zone TO (any event): the positive proof that a packet
+# which did not arrive was dropped by the table, not merely slow
+pair_drops() {
+	"$PY" -c 'import json, os, sys
+sys.path.insert(0, sys.argv[1]); import netlab
+p = json.load(open(os.path.join(sys.argv[2], "lab.json")))
+c = netlab.drop_counters(p["gw_ns"], p["table"])
+print(sum(v for (ev, f, t), v in c.items() if f == sys.argv[3] and t == sys.argv[4]))' "$TOOLS" "$RUN_DIR" "$1" "$2"
 }
 
 # ------------------------------------------------------------------ the lab
