@@ -7,6 +7,8 @@
 #   notify_start [--freeze-on A] a NOTIFY_SOCKET reader (tools/notify.py); notify_stop
 #   notify_count ASSIGNMENT [SINCE]   datagrams carrying it (after line SINCE)
 #   notify_sync                 until the reader has logged everything sent so far
+#   gen_now                     the gateway's current nftables generation
+#   gens_caught_up FILE GEN0    genmon.py's FILE (started at generation GEN0) shows every commit so far
 #   (wait_until SECONDS CMD... is lib.sh's)
 #   journal_event EVENT         segd's journal entries of SEGD_EVENT=EVENT (JSON lines)
 #   jget FIELD                  the field of each JSON line on stdin
@@ -84,6 +86,15 @@ for l in sys.stdin:
 segctl_status() {
 	"$SEGCTL" -c "$SEGD_CONF" status --json 2>/dev/null |
 		"$PY" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
+}
+
+gen_now() { ip netns exec "$LAB_GW" "$PY" "$TOOLS/genmon.py" --now; }
+# events arrive in order: once the monitor printed the current generation, it
+# has printed every commit before it (and with none since GEN0, nothing is due)
+gens_caught_up() {
+	local cur
+	cur=$(gen_now) || return 1
+	[ "$cur" -le "$2" ] || awk -v g="$cur" '$1 == "#" && $3 == "generation" && $4 >= g { f = 1 } END { exit !f }' "$1"
 }
 
 # kernel's listing with handles: byte-identical means nothing was re-applied
