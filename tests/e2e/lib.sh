@@ -11,6 +11,9 @@
 #   start_segd CONFIG                   segd -c <copy of CONFIG> in the gateway (SEGD_PID, SEGD_CONF)
 #   reload_segd                         SIGHUP, and wait for the table to change
 #   ok MSG / fail MSG / check MSG CMD... / tap CMD...   assertions; summary at the end
+#   wait_until SECONDS CMD...           polls CMD every 10 ms until it succeeds (1 when SECONDS pass)
+#   wait_listen NS PORT [tcp|udp] [N]   until N (1) sockets in namespace NS listen on PORT
+#   pair_drops FROM TO                  packets the table's drop rules counted from zone FROM to TO
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$E2E_DIR/../.." && pwd)
@@ -87,6 +90,40 @@ summary() {
 	[ "$E2E_FAILED" = 0 ]
 }
 
+# ------------------------------------------------------------------ waiting
+
+# wait_until SECONDS CMD...: polls CMD every 10 ms until it succeeds; returns 1
+# once SECONDS (may have a fraction) have passed. The ceiling only bounds a
+# failure: a test waits for what the product exposes, never for a fixed time.
+wait_until() {
+	local end secs=$1
+	end=$(awk -v s="$secs" -v n="$(date +%s%N)" 'BEGIN { printf "%.0f", n + s * 1e9 }'); shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.01
+	done
+}
+
+# wait_listen NS PORT [tcp|udp]: until a socket in network namespace NS is
+# bound (TCP: listening) on PORT, up to 30 s.
+listening() { [ "$(ip netns exec "$1" ss "$3" "sport = :$2" 2>/dev/null | wc -l)" -ge "${4:-1}" ]; }
+wait_listen() {
+	local opt=-Hltn
+	[ "${3:-tcp}" = udp ] && opt=-Hlun
+	wait_until 30 listening "$1" "$2" "$opt" "${4:-1}"
+}
+
+# pair_drops FROM TO: the packets the drop rules of the lab's table counted
+# from zone FROM to zone TO (any event): the positive proof that a packet
+# which did not arrive was dropped by the table, not merely slow
+pair_drops() {
+	"$PY" -c 'import json, os, sys
+sys.path.insert(0, sys.argv[1]); import netlab
+p = json.load(open(os.path.join(sys.argv[2], "lab.json")))
+c = netlab.drop_counters(p["gw_ns"], p["table"])
+print(sum(v for (ev, f, t), v in c.items() if f == sys.argv[3] and t == sys.argv[4]))' "$TOOLS" "$RUN_DIR" "$1" "$2"
+}
+
 # ------------------------------------------------------------------ the lab
 
 lab_namespaces() {
@@ -138,8 +175,9 @@ table_listing() { ip netns exec "$LAB_GW" nft list table inet "$LAB_TABLE" 2>/de
 segd_alive() { [ -n "$SEGD_PID" ] && kill -0 "$SEGD_PID" 2>/dev/null; }
 
 # start_segd CONFIG: runs build/segd on a copy of CONFIG (its spool and
-# control socket moved into RUN_DIR) in the gateway; waits up to 10 s for the
-# table. SEGD_CONF is the copy: edit it and call reload_segd.
+# control socket moved into RUN_DIR) in the gateway; waits (up to 120 s: an
+# ASan build on a loaded machine is slow, and the ceiling only bounds a
+# failure) for the table and the control socket. SEGD_CONF is the copy: edit it and call reload_segd.
 start_segd() {
 	local i
 	SEGD_CONF="$RUN_DIR/segd.conf"
@@ -159,7 +197,7 @@ socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).connect(sys.argv[1])' "$soc
 	fi
 	ip netns exec "$LAB_GW" "$SEGD" -c "$SEGD_CONF" >"$RUN_DIR/segd.log" 2>&1 &
 	SEGD_PID=$!
-	for i in $(seq 150); do
+	for i in $(seq 1200); do
 		segd_alive || break
 		if table_listing >/dev/null && [ -S "$sock" ]; then
 			return 0
@@ -171,15 +209,16 @@ socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).connect(sys.argv[1])' "$soc
 	return 1
 }
 
-# reload_segd: SIGHUP, then wait (up to 5 s) until the kernel's table differs
-# from before. Prints the seconds the re-apply took.
+# reload_segd: SIGHUP, then wait (up to 60 s) until the kernel's table differs
+# from before (counters aside: traffic moves them without any reload). Prints the seconds the re-apply took.
+table_rules() { table_listing | sed -E 's/packets [0-9]+ bytes [0-9]+//'; }
 reload_segd() {
 	local before t0 i
-	before=$(table_listing | md5sum)
+	before=$(table_rules | md5sum)
 	t0=$(date +%s.%N)
 	kill -HUP "$SEGD_PID" || return 1
-	for i in $(seq 500); do
-		if [ "$(table_listing | md5sum)" != "$before" ]; then
+	for i in $(seq 6000); do
+		if [ "$(table_rules | md5sum)" != "$before" ]; then
 			awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
 			return 0
 		fi

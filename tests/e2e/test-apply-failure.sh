@@ -27,6 +27,14 @@ cleanup() {
 }
 trap cleanup EXIT
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
+# wait_for SECONDS CMD...: until CMD succeeds; the ceiling (generous: segd may
+# be an ASan build on a loaded machine) only bounds a failure
+wait_for() {
+	local end=$(($(date +%s) + $1)); shift
+	until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -le "$end" ] || return 1; sleep 0.05; done
+}
+# failed_reloads N: segd has reported at least N failed reloads in its log
+failed_reloads() { [ "$(grep -c "reload of .* failed.* stay in force" "$TMP/segd2.log")" -ge "$1" ]; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 [ -x "$SEGD" ] || { echo "missing $SEGD: run make" >&2; echo "0 passed, 1 failed"; exit 1; }
@@ -123,7 +131,7 @@ config segd >"$TMP/segd.conf"
 ip netns add "$NS"
 : >"$TMP/holder.out"
 ip netns exec "$NS" "$TMP/holder" held >"$TMP/holder.out" 2>&1 &
-for ((i = 0; i < 100; i++)); do grep -q ready "$TMP/holder.out" && break; sleep 0.05; done
+wait_for 60 grep -q ready "$TMP/holder.out"
 if grep -q ready "$TMP/holder.out"; then
 	ok "another process holds table inet held with the owner flag"
 else
@@ -132,7 +140,7 @@ fi
 ip netns exec "$NS" nft list ruleset >"$TMP/before1"
 
 # 1. at start
-ip netns exec "$NS" timeout 10 "$SEGD" -c "$TMP/held.conf" >"$TMP/segd1.log" 2>&1
+ip netns exec "$NS" timeout 120 "$SEGD" -c "$TMP/held.conf" >"$TMP/segd1.log" 2>&1
 rc=$?
 ip netns exec "$NS" nft list ruleset >"$TMP/after1"
 [ "$rc" = 2 ] && ok "segd exits 2 when the kernel refuses its first ruleset" ||
@@ -148,13 +156,13 @@ echo "$msg" | grep -qE "^$TMP/held.conf:2: error: the kernel refused the ruleset
 # 2. on reload: segd runs with table segd, then the configuration moves to the held table
 ip netns exec "$NS" "$SEGD" -c "$TMP/segd.conf" >"$TMP/segd2.log" 2>&1 &
 SEGD_PID=$!
-for ((i = 0; i < 100; i++)); do grep -q "installed table" "$TMP/segd2.log" && break; sleep 0.05; done
+wait_for 120 grep -q "installed table" "$TMP/segd2.log"
 grep -q "installed table" "$TMP/segd2.log" && ok "segd installed table inet segd" ||
 	bad "segd did not start: $(cat "$TMP/segd2.log")"
 ip netns exec "$NS" nft list ruleset >"$TMP/before2"
 cp "$TMP/held.conf" "$TMP/segd.conf"
 kill -HUP "$SEGD_PID"
-for ((i = 0; i < 100; i++)); do grep -q "reload of" "$TMP/segd2.log" && break; sleep 0.05; done
+wait_for 120 failed_reloads 1
 ip netns exec "$NS" nft list ruleset >"$TMP/after2"
 grep -q "rules of .* stay in force" "$TMP/segd2.log" && ok "the reload is reported as failed, the running rules named" ||
 	bad "no reload failure reported: $(cat "$TMP/segd2.log")"
@@ -166,8 +174,9 @@ grep -q 'segd.conf:2: error: the kernel refused the ruleset: create table' "$TMP
 
 # 3. an invalid configuration on reload: every error printed, the rules stay
 printf 'version = 1;\nzones = ( { name = "x"; kind = "nope"; } );\nconduits = ( { name = 7; } );\n' >"$TMP/segd.conf"
+# segd prints every error, then the failure line: wait for the second one
 kill -HUP "$SEGD_PID"
-sleep 0.5
+wait_for 120 failed_reloads 2
 ip netns exec "$NS" nft list ruleset >"$TMP/after3"
 n=$(grep -c 'segd.conf:[0-9]*: error' "$TMP/segd2.log")
 [ "$n" -ge 3 ] && ok "an invalid reload prints every error ($n error lines in all)" ||

@@ -6,7 +6,10 @@
 #   daemon_lab_up CONFIG        lab_up, the journald, and a trap that stops all
 #   notify_start [--freeze-on A] a NOTIFY_SOCKET reader (tools/notify.py); notify_stop
 #   notify_count ASSIGNMENT [SINCE]   datagrams carrying it (after line SINCE)
-#   wait_until SECONDS CMD...   polls CMD every 10 ms
+#   notify_sync                 until the reader has logged everything sent so far
+#   gen_now                     the gateway's current nftables generation
+#   gens_caught_up FILE GEN0    genmon.py's FILE (started at generation GEN0) shows every commit so far
+#   (wait_until SECONDS CMD... is lib.sh's)
 #   journal_event EVENT         segd's journal entries of SEGD_EVENT=EVENT (JSON lines)
 #   jget FIELD                  the field of each JSON line on stdin
 #   segctl_status KEY           one key of `segctl status --json`
@@ -59,14 +62,19 @@ notify_count() {
 
 notify_mark() { wc -l <"$NOTIFY_LOG"; }
 
-wait_until() {
-	local end
-	end=$(($(date +%s%N) + ${1%.*} * 1000000000)); shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s%N)" -lt "$end" ] || return 1
-		sleep 0.01
-	done
+# notify_sync: sends a datagram of our own to the notification socket and
+# waits until the reader has logged it. Datagrams are read in the order they
+# arrived, so whatever a process sent before it exited is in the log by then:
+# a check that something was NOT sent needs this first, not a sleep.
+NOTIFY_SYNCS=0
+notify_sync() {
+	NOTIFY_SYNCS=$((NOTIFY_SYNCS + 1))
+	"$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(sys.argv[2].encode(), sys.argv[1])' \
+		"$NOTIFY_SOCKET" "E2E_SYNC=$$.$NOTIFY_SYNCS" || return 1
+	wait_until 60 grep -q " E2E_SYNC=$$.$NOTIFY_SYNCS\$" "$NOTIFY_LOG"
 }
+
 
 journal_event() { journal_read SEGD_EVENT="$1"; }
 
@@ -78,6 +86,15 @@ for l in sys.stdin:
 segctl_status() {
 	"$SEGCTL" -c "$SEGD_CONF" status --json 2>/dev/null |
 		"$PY" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
+}
+
+gen_now() { ip netns exec "$LAB_GW" "$PY" "$TOOLS/genmon.py" --now; }
+# events arrive in order: once the monitor printed the current generation, it
+# has printed every commit before it (and with none since GEN0, nothing is due)
+gens_caught_up() {
+	local cur
+	cur=$(gen_now) || return 1
+	[ "$cur" -le "$2" ] || awk -v g="$cur" '$1 == "#" && $3 == "generation" && $4 >= g { f = 1 } END { exit !f }' "$1"
 }
 
 # kernel's listing with handles: byte-identical means nothing was re-applied

@@ -139,7 +139,7 @@ def run_tcp(f, cnt, ready):
     echo_server(f, socket.SOCK_STREAM)
     s = sock_in(f['src_ns'], f['fam'], socket.SOCK_STREAM)
     s.bind((f['src'], 0))
-    s.settimeout(2)
+    s.settimeout(30)
     s.connect((f['dst'], f['port']))
     s.settimeout(0.02)
     cnt.put('tcp_alive', True)
@@ -223,7 +223,7 @@ def main():
         threads.append(threading.Thread(target=run_udp, args=(udp, cnt), daemon=True))
     for t in threads:
         t.start()
-    if ready.wait(5):
+    if ready.wait(60):
         print('ready', flush=True)
     while not stop.is_set():
         cnt.dump(state)
