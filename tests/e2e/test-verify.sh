@@ -163,13 +163,19 @@ import socket,sys
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
 for i in range($4): s.sendto(b'x'*$5,('$2',$3))"
 }
+pk() { grep -F "$2" "$1" | awk '{print $(NF-1)}'; }
+# until: CMD succeeds, polled up to 60 s (the ceiling only bounds a failure)
+until_ok() { local i; for ((i = 0; i < 600; i++)); do "$@" && return 0; sleep 0.1; done; return 1; }
+links_up() { [ "$(nsx $GW cat /sys/class/net/a0/operstate /sys/class/net/b0/operstate; nsx $HA cat /sys/class/net/eth0/operstate; nsx $HB cat /sys/class/net/eth0/operstate)" = "$(printf 'up\nup\nup\nup')" ]; }
+# the kernel counts the packets as they cross (was 'sleep 0.3'); every one sent is awaited
+counted() { nsx $GW "$NV" counters "$CONF" >"$TMP/c1.out" && [ "$(pk "$TMP/c1.out" "conduit=dns a b")" -ge 7 ] 2>/dev/null &&
+	[ "$(pk "$TMP/c1.out" "drop=flow-denied a b")" -ge 4 ] 2>/dev/null; }
 nsx $GW "$NV" counters "$CONF" >"$TMP/c0.out"
-sleep 0.5                                   # neighbours resolved by the first packets below
+until_ok links_up || echo "     links not up: $(nsx $GW ip -br link)"   # was 'sleep 0.5'
 send_udp $HA 10.72.0.2 53 7 100
 send_udp $HA 10.72.0.2 54 4 100
-sleep 0.3
+until_ok counted
 nsx $GW "$NV" counters "$CONF" >"$TMP/c1.out"
-pk() { grep -F "$2" "$1" | awk '{print $(NF-1)}'; }
 by() { grep -F "$2" "$1" | awk '{print $NF}'; }
 dns0=$(pk "$TMP/c0.out" "conduit=dns a b"); dns1=$(pk "$TMP/c1.out" "conduit=dns a b")
 den0=$(pk "$TMP/c0.out" "drop=flow-denied a b"); den1=$(pk "$TMP/c1.out" "drop=flow-denied a b")
