@@ -143,7 +143,7 @@ e2e: all
 # not the suite failed. The subset (docs/reliability.md says why and what it
 # costs) drives the daemon's loop, apply, reload, tamper restore, NFLOG,
 # incidents and control paths; ASAN_E2E_SUITES=... to choose others.
-ASAN_E2E_SUITES ?= enforce rules-compare reapply apply-failure daemon incidents control floor
+ASAN_E2E_SUITES ?= enforce rules-compare reapply apply-failure daemon incidents control fault-control floor
 ASAN_E2E_LOGS   := $(CURDIR)/$(B)/asan/e2e-logs
 SAN_REPORT      := runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|SUMMARY: [A-Za-z]*Sanitizer
 

@@ -3,7 +3,8 @@
 # unique namespace prefix and tears it down), prints each suite's result and
 # the total. Exit status 0 only when every suite passed.
 #
-#   run-all.sh [PATTERN]   only the suites whose name contains PATTERN
+#   run-all.sh [PATTERN]   only the suites whose name contains PATTERN; a
+#                          whole suite name (test-reapply) is that suite only
 #   E2E_VERBOSE=1          show every suite's output, not only failing ones
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +29,8 @@ trap 'rm -f "$log"' EXIT
 printf '%-28s %8s %8s %8s\n' suite passed failed seconds
 for t in "$DIR"/test-*.sh; do
 	name=$(basename "$t" .sh)
-	case $name in *"${1:-}"*) ;; *) continue ;; esac
+	if [ -f "$DIR/${1:-}.sh" ]; then [ "$name" = "$1" ] || continue
+	else case $name in *"${1:-}"*) ;; *) continue ;; esac; fi
 	start=$(date +%s.%N)
 	NO_COLOR=1 run_suite "$t" >"$log" 2>&1
 	rc=$?

@@ -100,7 +100,11 @@ flood() {
 # packets the kernel dropped because a CPU's input backlog was full (second
 # column of /proc/net/softnet_stat, hex, one line per CPU): lost on the way,
 # before any hook, whoever the sender
-backlog_drops() { awk '{ s += strtonum("0x" $2) } END { print s }' /proc/net/softnet_stat; }
+backlog_drops() {   # bash arithmetic reads hex; Debian's awk (mawk) has no strtonum
+	local s=0 _ d
+	while read -r _ d _; do s=$((s + 16#$d)); done </proc/net/softnet_stat
+	echo "$s"
+}
 
 reloads() {   # reloads N A B: N re-applies, alternating the files A and B
 	local i f
