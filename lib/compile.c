@@ -82,6 +82,8 @@ struct cctx {
 	struct evec *buckets;        /* [a][b][fam][shape][interval] */
 	int32_t *zset;               /* [zone][fam]: index of z4./z6. set or -1 */
 	int32_t *mset;               /* [zone][fam][hosts, host . mac]: MAC bindings' sets or -1 */
+	struct evec *rel;            /* [a][b][fam]: source . destination . protocol of a -> b's entries */
+	int32_t *rset;               /* [a][b][fam]: their sets (r4.a.b) or -1 */
 	size_t total;
 };
 
@@ -105,6 +107,7 @@ static const enum seg_ktype field_ktype[SEG_F_COUNT] = {
 	[SEG_F_TH_SPORT] = SEG_KT_PORT, [SEG_F_TH_DPORT] = SEG_KT_PORT,
 	[SEG_F_ICMPV6_TYPE] = SEG_KT_ICMPV6_TYPE, [SEG_F_ETHER_SADDR] = SEG_KT_ETHER,
 	[SEG_F_ICMP_TYPE] = SEG_KT_ICMP_TYPE,
+	[SEG_F_CT_OSADDR] = SEG_KT_IPV4, [SEG_F_CT_OSADDR6] = SEG_KT_IPV6, [SEG_F_CT_PROTO] = SEG_KT_PROTO,
 };
 
 size_t seg_ktype_len(enum seg_ktype t)
@@ -567,6 +570,26 @@ static const uint8_t svc_proto[SEG_PROTO_COUNT] = {
 	[SEG_PROTO_TCP] = 6, [SEG_PROTO_UDP] = 17, [SEG_PROTO_ICMP] = 1, [SEG_PROTO_ICMPV6] = 58,
 };
 
+/* Who may answer whom with an ICMP error of which protocol: a conduit's
+ * sources, its destinations, its protocol (any: all of them). A related
+ * packet back to a connection's originator passes only when its sender is
+ * one of the originator's approved destinations (fill_pair). */
+static int push_relation(struct cctx *c, const struct seg_conduit *k, const struct side *s,
+			 const struct side *d, const uint8_t *proto)
+{
+	struct seg_plan_elem e = { .line = k->line };
+	size_t w = fam_width(s->fam);
+	static const uint8_t all_lo = 0, all_hi = 255;
+	struct evec *v = &c->rel[(k->from * c->nz + k->to) * 2 + (size_t)s->fam];
+
+	put_range(&e, 0, s->lo, s->hi, w);
+	put_range(&e, w, d->lo, d->hi, w);
+	put_range(&e, 2 * w, proto ? proto : &all_lo, proto ? proto : &all_hi, 1);
+	if (v->n == 0)
+		v->line = k->line;
+	return evec_push(v, &e);
+}
+
 static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct side *s,
 		      const struct side *d, const struct seg_service *sv)
 {
@@ -590,6 +613,9 @@ static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct 
 	}
 	if (++c->total > MAX_PLAN_ELEMS)
 		return -E2BIG;
+	int rr = push_relation(c, k, s, d, sh == SH_ANY ? NULL : &svc_proto[sv->proto]);
+	if (rr < 0)
+		return rr;
 	struct evec *b = &c->buckets[bucket_index(c, k->from, k->to, s->fam, sh, !exact)];
 	if (b->n == 0)
 		b->line = k->line;
@@ -780,7 +806,19 @@ static void shape_ktypes(int sh, int fam, enum seg_ktype *k)
 /* Creates the conduit sets of pair a->b; cset[fam][shape][interval] = index or -1. */
 static int add_pair_sets(struct cctx *c, size_t a, size_t b, int32_t cset[2][SH_COUNT][2])
 {
+	static const enum seg_ktype r4[] = { SEG_KT_IPV4, SEG_KT_IPV4, SEG_KT_PROTO },
+		r6[] = { SEG_KT_IPV6, SEG_KT_IPV6, SEG_KT_PROTO };
 	int r = 0;
+
+	for (int f = 0; f < 2 && r == 0; f++) {
+		struct evec *v = &c->rel[(a * c->nz + b) * 2 + (size_t)f];
+		int32_t si = set_from(c, strf("r%d.%s.%s", f ? 6 : 4, c->cfg->zones[a].name, c->cfg->zones[b].name),
+				      f ? r6 : r4, 3, true, v);
+		c->rset[(a * c->nz + b) * 2 + (size_t)f] = si;
+		r = si < -1 ? si : 0;
+		free(v->v);
+		*v = (struct evec){ 0 };
+	}
 
 	for (int f = 0; f < 2; f++)
 		for (int sh = 0; sh < SH_COUNT; sh++)
@@ -997,11 +1035,21 @@ static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, int32_t
 	if (add_conduit_lookups(c, chain, ab, false, &any_reply) < 0 ||
 	    add_conduit_lookups(c, chain, ba, true, &any_reply) < 0)
 		return -ENOMEM;
-	if (any_reply) {      /* ICMP errors (PMTU, unreachable) of those connections */
-		if (!(r = add_rule(c->plan, chain, SEG_A_ACCEPT, 0)))
+	/* ICMP errors (PMTU, unreachable) of those connections, back to their
+	 * originator in b: only from a host the originator may reach by that
+	 * protocol (ct original ip saddr . ip saddr . ct protocol in r.b.a), not
+	 * from any host of zone a that quotes an approved connection */
+	static const enum seg_field rel[2][3] = { { SEG_F_CT_OSADDR, SEG_F_IP_SADDR, SEG_F_CT_PROTO },
+						  { SEG_F_CT_OSADDR6, SEG_F_IP6_SADDR, SEG_F_CT_PROTO } };
+	for (int f = 0; f < 2 && any_reply; f++) {
+		int32_t si = c->rset[(b * c->nz + a) * 2 + (size_t)f];
+		if (si < 0)
+			continue;
+		if (!(r = add_rule(c->plan, chain, SEG_A_ACCEPT, c->plan->sets[si].line)))
 			return -ENOMEM;
 		cond_simple(r, SEG_C_CT_REPLY, 0);
 		cond_simple(r, SEG_C_CT_RELATED, 0);
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false, rel[f], 3);
 	}
 	return add_drop(c->plan, chain, 'D', an, bn, 0) ? 0 : -ENOMEM;
 }
@@ -1188,7 +1236,10 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 	c.buckets = calloc(nb + 1, sizeof(*c.buckets));
 	c.zset = malloc((c.nz * 2 + 1) * sizeof(*c.zset));
 	c.mset = malloc((c.nz * 4 + 1) * sizeof(*c.mset));
-	if (p->table && c.buckets && c.zset && c.mset) {
+	c.rel = calloc(c.nz * c.nz * 2 + 1, sizeof(*c.rel));
+	c.rset = malloc((c.nz * c.nz * 2 + 1) * sizeof(*c.rset));
+	if (p->table && c.buckets && c.zset && c.mset && c.rel && c.rset) {
+		memset(c.rset, 0xff, (c.nz * c.nz * 2 + 1) * sizeof(*c.rset));
 		memset(c.zset, 0xff, (c.nz * 2 + 1) * sizeof(*c.zset));
 		memset(c.mset, 0xff, (c.nz * 4 + 1) * sizeof(*c.mset));
 		r = compile(&c);
@@ -1198,6 +1249,10 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 	free(c.buckets);
 	free(c.zset);
 	free(c.mset);
+	for (size_t i = 0; c.rel && i < c.nz * c.nz * 2; i++)
+		free(c.rel[i].v);
+	free(c.rel);
+	free(c.rset);
 	if (r < 0) {
 		seg_plan_free(p);
 		return r;

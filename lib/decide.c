@@ -663,12 +663,54 @@ static void decide_input(const struct seg_policy *p, const struct seg_flow *f, s
 		set_verdict(v, false, SEG_REASON_TO_GATEWAY);
 }
 
+static bool proto_opened(const struct seg_conduit *c, uint8_t l4proto)
+{
+	for (size_t i = 0; i < c->n_services; i++)
+		if (c->services[i].proto == SEG_PROTO_ANY ||
+		    ((unsigned)c->services[i].proto < SEG_PROTO_COUNT && svc_ipproto[c->services[i].proto] == l4proto))
+			return true;
+	return false;
+}
+
+/* The error as a packet first (zones, spoofing, the guard, isolation, the
+ * gateway: as any ICMP packet), then, where that finds no conduit, as
+ * related to a connection of a conduit from dst's zone to src's (compile.c
+ * fill_pair: ct original ip saddr . ip saddr . ct protocol @r.B.A). */
+static void decide_icmp_error(const struct seg_policy *p, const struct seg_flow *f, struct seg_verdict *v)
+{
+	struct seg_flow o = *f, back = *f;
+
+	o.icmp_error = false;
+	o.l4proto = f->family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	o.dport = f->family == AF_INET ? 3 : 1;         /* destination unreachable */
+	seg_decide(p, &o, v);
+	if (v->reason != SEG_REASON_DEFAULT_DENY || v->src_zone < 0 || v->dst_zone < 0)
+		return;
+	memcpy(back.src, f->dst, sizeof(back.src));
+	memcpy(back.dst, f->src, sizeof(back.dst));
+	back.icmp_error = false;
+	for (size_t i = 0; i < p->cfg->n_conduits; i++) {
+		const struct seg_conduit *c = &p->cfg->conduits[i];
+		if ((int)c->from != v->dst_zone || (int)c->to != v->src_zone || !proto_opened(c, f->l4proto) ||
+		    (seg_conduit_mismatch(p, i, &back) & ~(unsigned)SEG_MISMATCH_SERVICE))
+			continue;
+		v->accept = true;
+		v->reason = SEG_REASON_CONDUIT;
+		v->conduit = (int)i;
+		return;
+	}
+}
+
 void seg_decide(const struct seg_policy *p, const struct seg_flow *f, struct seg_verdict *v)
 {
 	*v = (struct seg_verdict){ .accept = false, .reason = SEG_REASON_NO_ZONE,
 				   .src_zone = -1, .dst_zone = -1, .conduit = -1 };
 	if (f->family != AF_INET && f->family != AF_INET6)
 		return;
+	if (f->icmp_error && f->path == SEG_PATH_FORWARD) {
+		decide_icmp_error(p, f, v);
+		return;
+	}
 	if (f->path == SEG_PATH_INPUT)
 		decide_input(p, f, v);
 	else

@@ -70,6 +70,12 @@ struct seg_flow {
 					  * ICMP type (neighbour discovery is 133-136);
 					  * 0 otherwise */
 	const char *iif, *oif;       /* NULL: inferred from the addresses */
+	/* An ICMP error (unreachable, time exceeded, too big) from src to dst
+	 * about a connection of protocol l4proto that dst opened to src (the
+	 * connection is assumed open: the kernel also asks conntrack). It passes
+	 * when a conduit from dst's zone to src's zone holds dst -> src for that
+	 * protocol, any port: errors come back only from an approved peer. */
+	bool icmp_error;
 };
 
 enum seg_reason {

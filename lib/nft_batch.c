@@ -357,6 +357,8 @@ struct field_load {
 	bool icmpv6;               /* implies meta l4proto ipv6-icmp */
 	bool icmp;                 /* implies meta l4proto icmp */
 	bool ether;                /* implies meta iiftype ether */
+	bool ct;                   /* a conntrack key (key), of the original direction when ctdir */
+	bool ctdir;
 };
 
 static const struct field_load loads[SEG_F_COUNT] = {
@@ -373,6 +375,9 @@ static const struct field_load loads[SEG_F_COUNT] = {
 				.icmpv6 = true },
 	[SEG_F_ETHER_SADDR] = { .base = NFT_PAYLOAD_LL_HEADER, .off = 6, .len = 6, .ether = true },
 	[SEG_F_ICMP_TYPE] = { .base = NFT_PAYLOAD_TRANSPORT_HEADER, .off = 0, .len = 1, .nfproto = 4, .icmp = true },
+	[SEG_F_CT_OSADDR] = { .ct = true, .key = NFT_CT_SRC_IP, .ctdir = true, .nfproto = 4 },
+	[SEG_F_CT_OSADDR6] = { .ct = true, .key = NFT_CT_SRC_IP6, .ctdir = true, .nfproto = 6 },
+	[SEG_F_CT_PROTO] = { .ct = true, .key = NFT_CT_PROTOCOL },
 };
 
 static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -426,6 +431,20 @@ static int e_ct(struct nftnl_rule *r, uint32_t key)
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	return add_expr(r, e);
+}
+
+/* A conntrack key into reg; dir: of the original direction's tuple. */
+static int e_ct_load(struct nftnl_rule *r, uint32_t key, bool dir, uint32_t reg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
+		if (dir)
+			nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, 0);   /* IP_CT_DIR_ORIGINAL */
 	}
 	return add_expr(r, e);
 }
@@ -513,7 +532,9 @@ static int load_fields(struct lin *l, const struct seg_plan_cond *c)
 	for (size_t i = 0; i < c->n_f && r == 0; i++) {
 		const struct field_load *fl = &loads[c->f[i]];
 		uint32_t reg = c->n_f > 1 ? reg_at(w) : NFT_REG_1;
-		if (r == 0 && fl->meta)
+		if (r == 0 && fl->ct)
+			r = e_ct_load(l->r, fl->key, fl->ctdir, reg);
+		else if (r == 0 && fl->meta)
 			r = seg_nx_meta(l->r, fl->key, reg);
 		else if (r == 0)
 			r = seg_nx_payload(l->r, fl->base, fl->off, fl->len, reg);

@@ -28,6 +28,8 @@ static const char *const field_names[SEG_F_COUNT] = {
 	[SEG_F_TH_SPORT] = "th sport", [SEG_F_TH_DPORT] = "th dport",
 	[SEG_F_ICMPV6_TYPE] = "icmpv6 type", [SEG_F_ETHER_SADDR] = "ether saddr",
 	[SEG_F_ICMP_TYPE] = "icmp type",
+	[SEG_F_CT_OSADDR] = "ct original ip saddr", [SEG_F_CT_OSADDR6] = "ct original ip6 saddr",
+	[SEG_F_CT_PROTO] = "ct protocol",
 };
 
 static const char *const hook_names[] = {

@@ -48,6 +48,8 @@ enum seg_field {
 	SEG_F_ICMPV6_TYPE,
 	SEG_F_ETHER_SADDR,    /* implies meta iiftype ether */
 	SEG_F_ICMP_TYPE,      /* implies meta l4proto icmp */
+	SEG_F_CT_OSADDR, SEG_F_CT_OSADDR6,   /* ct original ip saddr, ip6 saddr */
+	SEG_F_CT_PROTO,       /* ct protocol (layer 4) */
 	SEG_F_COUNT
 };
 

@@ -349,6 +349,40 @@ static char *big_config(size_t n)
 	return t;
 }
 
+/* ICMP errors back to a connection's originator pass only from a host the
+ * originator may reach by that protocol (issue 13, point 1). */
+START_TEST(test_icmp_errors)
+{
+	static const struct { const char *src, *dst; uint8_t proto; bool accept; const char *conduit; } t[] = {
+		{ "10.20.0.50", "10.10.0.5", IPPROTO_TCP, true, "intermediate" },    /* the server itself */
+		{ "10.20.0.25", "10.10.0.5", IPPROTO_TCP, false, NULL },             /* another LGWAN host */
+		{ "10.20.0.50", "10.10.0.5", IPPROTO_UDP, false, NULL },             /* a protocol not opened */
+		{ "fd00:20::50", "fd00:10::5", IPPROTO_UDP, true, "intermediate6" }, /* udp/53 there */
+		{ "10.20.0.25", "10.30.0.25", IPPROTO_TCP, true, "relay-range" },    /* back to the internet side */
+		{ "10.20.0.26", "10.30.0.25", IPPROTO_TCP, false, NULL },
+	};
+	struct seg_config *cfg = load(POLICY_CONF);
+	struct seg_policy *pol = NULL;
+	const char *why;
+
+	ck_assert_int_eq(seg_policy_build(cfg, &pol), 0);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct seg_flow f = { .path = SEG_PATH_FORWARD, .l4proto = t[i].proto, .icmp_error = true };
+		struct seg_verdict v;
+		int fam;
+		ck_assert_int_eq(seg_addr_parse(t[i].src, &f.family, f.src, &why), 0);
+		ck_assert_int_eq(seg_addr_parse(t[i].dst, &fam, f.dst, &why), 0);
+		seg_decide(pol, &f, &v);
+		ck_assert_msg(v.accept == t[i].accept, "error %s -> %s proto %u: %s", t[i].src, t[i].dst, t[i].proto,
+			      seg_reason_name(v.reason));
+		if (t[i].conduit)
+			ck_assert_str_eq(cfg->conduits[v.conduit].name, t[i].conduit);
+	}
+	seg_policy_free(pol);
+	seg_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_big_conduit)
 {
 	char *text = big_config(300);
@@ -417,6 +451,7 @@ Suite *decide_suite(void)
 	tcase_add_test(tc, test_reasons_covered);
 	tcase_add_test(tc, test_index_matches_definition);
 	tcase_add_test(tc, test_big_conduit);
+	tcase_add_test(tc, test_icmp_errors);
 	tcase_add_test(tc, test_mismatch_bits);
 	suite_add_tcase(s, tc);
 	return s;

@@ -76,10 +76,22 @@ static int parse_proto_name(const char *s, uint8_t *num, bool *has_port)
 	return 0;
 }
 
-/* PROTO[/PORT]: tcp and udp need a port; icmp and icmpv6 may give a type. */
+/* PROTO[/PORT]: tcp and udp need a port; icmp and icmpv6 may give a type.
+ * icmp-error/PROTO: an ICMP error about a PROTO connection that DST opened
+ * to SRC. */
 static int parse_proto(struct segctl *s, const char *arg, struct seg_flow *f)
 {
 	char name[32];
+
+	if (strncmp(arg, "icmp-error/", 11) == 0) {
+		bool has_port;
+		f->icmp_error = true;
+		if (parse_proto_name(arg + 11, &f->l4proto, &has_port) == 0)
+			return 0;
+		fprintf(stderr, "%s: explain: '%s': the protocol of the connection the error reports on is unknown "
+			"— write e.g. icmp-error/tcp\n", s->prog, arg);
+		return -EINVAL;
+	}
 	const char *slash = strchr(arg, '/');
 	size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
 	unsigned long port = 0;
@@ -454,6 +466,13 @@ static void print_text(FILE *f, const struct explain *e)
 	why(f, e);
 	fputc('\n', f);
 	print_binding(f, e);
+	if (e->flow.icmp_error && e->v.reason == SEG_REASON_CONDUIT)
+		fprintf(f, "related:  an ICMP error to %s about its connection to %s: it passes because the "
+			"conduit below lets %s reach %s by that protocol (the kernel also asks conntrack that the "
+			"connection is open)\n", e->dst, e->src, e->dst, e->src);
+	else if (e->flow.icmp_error)
+		fprintf(f, "related:  an ICMP error passes only back to a connection's originator, from a host "
+			"that a conduit lets the originator reach by that protocol\n");
 	if (e->v.reason == SEG_REASON_CONDUIT)
 		print_conduit(f, e);
 	if (e->v.reason == SEG_REASON_DEFAULT_DENY)
