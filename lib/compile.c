@@ -82,8 +82,8 @@ struct cctx {
 	struct evec *buckets;        /* [a][b][fam][shape][interval] */
 	int32_t *zset;               /* [zone][fam]: index of z4./z6. set or -1 */
 	int32_t *mset;               /* [zone][fam][hosts, host . mac]: MAC bindings' sets or -1 */
-	struct evec *rel;            /* [a][b][fam]: source . destination . protocol of a -> b's entries */
-	int32_t *rset;               /* [a][b][fam]: their sets (r4.a.b) or -1 */
+	struct evec *rel;            /* [a][b][fam][interval]: source . destination . protocol of a -> b's entries */
+	int32_t *rset;               /* [a][b][fam][interval]: their sets (r4.a.b, r4i.a.b) or -1 */
 	size_t total;
 };
 
@@ -580,7 +580,8 @@ static int push_relation(struct cctx *c, const struct seg_conduit *k, const stru
 	struct seg_plan_elem e = { .line = k->line };
 	size_t w = fam_width(s->fam);
 	static const uint8_t all_lo = 0, all_hi = 255;
-	struct evec *v = &c->rel[(k->from * c->nz + k->to) * 2 + (size_t)s->fam];
+	bool exact = proto && range_exact(s->lo, s->hi, w) && range_exact(d->lo, d->hi, w);
+	struct evec *v = &c->rel[((k->from * c->nz + k->to) * 2 + (size_t)s->fam) * 2 + !exact];
 
 	put_range(&e, 0, s->lo, s->hi, w);
 	put_range(&e, w, d->lo, d->hi, w);
@@ -810,11 +811,12 @@ static int add_pair_sets(struct cctx *c, size_t a, size_t b, int32_t cset[2][SH_
 		r6[] = { SEG_KT_IPV6, SEG_KT_IPV6, SEG_KT_PROTO };
 	int r = 0;
 
-	for (int f = 0; f < 2 && r == 0; f++) {
-		struct evec *v = &c->rel[(a * c->nz + b) * 2 + (size_t)f];
-		int32_t si = set_from(c, strf("r%d.%s.%s", f ? 6 : 4, c->cfg->zones[a].name, c->cfg->zones[b].name),
-				      f ? r6 : r4, 3, true, v);
-		c->rset[(a * c->nz + b) * 2 + (size_t)f] = si;
+	/* exact host pairs in a hash set, prefixes and whole zones in an interval one */
+	for (int f = 0; f < 4 && r == 0; f++) {
+		struct evec *v = &c->rel[(a * c->nz + b) * 4 + (size_t)f];
+		int32_t si = set_from(c, strf("r%d%s.%s.%s", f / 2 ? 6 : 4, f % 2 ? "i" : "", c->cfg->zones[a].name,
+					      c->cfg->zones[b].name), f / 2 ? r6 : r4, 3, f % 2, v);
+		c->rset[(a * c->nz + b) * 4 + (size_t)f] = si;
 		r = si < -1 ? si : 0;
 		free(v->v);
 		*v = (struct evec){ 0 };
@@ -1041,15 +1043,15 @@ static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, int32_t
 	 * from any host of zone a that quotes an approved connection */
 	static const enum seg_field rel[2][3] = { { SEG_F_CT_OSADDR, SEG_F_IP_SADDR, SEG_F_CT_PROTO },
 						  { SEG_F_CT_OSADDR6, SEG_F_IP6_SADDR, SEG_F_CT_PROTO } };
-	for (int f = 0; f < 2 && any_reply; f++) {
-		int32_t si = c->rset[(b * c->nz + a) * 2 + (size_t)f];
+	for (int f = 0; f < 4 && any_reply; f++) {
+		int32_t si = c->rset[(b * c->nz + a) * 4 + (size_t)f];
 		if (si < 0)
 			continue;
 		if (!(r = add_rule(c->plan, chain, SEG_A_ACCEPT, c->plan->sets[si].line)))
 			return -ENOMEM;
 		cond_simple(r, SEG_C_CT_REPLY, 0);
 		cond_simple(r, SEG_C_CT_RELATED, 0);
-		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false, rel[f], 3);
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false, rel[f / 2], 3);
 	}
 	return add_drop(c->plan, chain, 'D', an, bn, 0) ? 0 : -ENOMEM;
 }
@@ -1236,10 +1238,10 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 	c.buckets = calloc(nb + 1, sizeof(*c.buckets));
 	c.zset = malloc((c.nz * 2 + 1) * sizeof(*c.zset));
 	c.mset = malloc((c.nz * 4 + 1) * sizeof(*c.mset));
-	c.rel = calloc(c.nz * c.nz * 2 + 1, sizeof(*c.rel));
-	c.rset = malloc((c.nz * c.nz * 2 + 1) * sizeof(*c.rset));
+	c.rel = calloc(c.nz * c.nz * 4 + 1, sizeof(*c.rel));
+	c.rset = malloc((c.nz * c.nz * 4 + 1) * sizeof(*c.rset));
 	if (p->table && c.buckets && c.zset && c.mset && c.rel && c.rset) {
-		memset(c.rset, 0xff, (c.nz * c.nz * 2 + 1) * sizeof(*c.rset));
+		memset(c.rset, 0xff, (c.nz * c.nz * 4 + 1) * sizeof(*c.rset));
 		memset(c.zset, 0xff, (c.nz * 2 + 1) * sizeof(*c.zset));
 		memset(c.mset, 0xff, (c.nz * 4 + 1) * sizeof(*c.mset));
 		r = compile(&c);
@@ -1249,7 +1251,7 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 	free(c.buckets);
 	free(c.zset);
 	free(c.mset);
-	for (size_t i = 0; c.rel && i < c.nz * c.nz * 2; i++)
+	for (size_t i = 0; c.rel && i < c.nz * c.nz * 4; i++)
 		free(c.rel[i].v);
 	free(c.rel);
 	free(c.rset);
