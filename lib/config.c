@@ -973,6 +973,15 @@ static bool set_default(struct ctx *c, char **slot, const char *v)
 	return *slot != NULL;
 }
 
+/* A settings count from 1 to hi; *out keeps its default when absent or wrong. */
+static void get_u32(struct ctx *c, const config_setting_t *g, const char *key, long long hi, uint32_t *out)
+{
+	long long v = *out;
+
+	if (get_int(c, g, "settings", key, 1, hi, &v))
+		*out = (uint32_t)v;
+}
+
 static void parse_settings(struct ctx *c, const config_setting_t *g)
 {
 	struct seg_settings *s = &c->cfg->settings;
@@ -991,18 +1000,10 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 		v = s->log_group;
 		if (get_int(c, g, "settings", "log_group", 0, 65535, &v))
 			s->log_group = (uint16_t)v;
-		v = s->incident_window;
-		if (get_int(c, g, "settings", "incident_window", 1, 86400, &v))
-			s->incident_window = (uint32_t)v;
-		v = s->max_hosts;
-		if (get_int(c, g, "settings", "max_hosts", 1, SEG_MAX_ENTRIES, &v))
-			s->max_hosts = (uint32_t)v;
-		v = s->max_ports;
-		if (get_int(c, g, "settings", "max_ports", 1, 65535, &v))
-			s->max_ports = (uint32_t)v;
-		v = s->max_validity;
-		if (get_int(c, g, "settings", "max_validity", 1, 3660, &v))
-			s->max_validity = (uint32_t)v;
+		get_u32(c, g, "incident_window", 86400, &s->incident_window);
+		get_u32(c, g, "max_hosts", SEG_MAX_ENTRIES, &s->max_hosts);
+		get_u32(c, g, "max_ports", 65535, &s->max_ports);
+		get_u32(c, g, "max_validity", 3660, &s->max_validity);
 		get_bool(c, g, "settings", "screen_to_mynumber", &s->screen_to_mynumber);
 		get_bool(c, g, "settings", "require_mac_for_mynumber", &s->require_mac_for_mynumber);
 		get_string(c, g, "settings", "spool", &s->spool, SEG_MAX_PATH);
