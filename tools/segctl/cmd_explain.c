@@ -271,8 +271,12 @@ static void why(FILE *f, const struct explain *e)
 		fprintf(f, "source and destination are both in zone '%s': traffic within a zone is allowed", sz);
 		break;
 	case SEG_REASON_CONDUIT:
-		fprintf(f, "conduit '%s' opens it from '%s' to '%s' (replies come back)",
-			e->cfg->conduits[v->conduit].name, sz, dz);
+		if (e->flow.icmp_error)   /* the conduit runs the other way: the error goes back */
+			fprintf(f, "conduit '%s' from '%s' to '%s' opened the connection this error reports on",
+				e->cfg->conduits[v->conduit].name, dz, sz);
+		else
+			fprintf(f, "conduit '%s' opens it from '%s' to '%s' (replies come back)",
+				e->cfg->conduits[v->conduit].name, sz, dz);
 		break;
 	case SEG_REASON_DEFAULT_DENY:
 		fprintf(f, "no conduit from '%s' to '%s' holds this flow (%s)", sz, dz, pair_rule(e));
