@@ -115,7 +115,7 @@ static void notify_status(struct segd *d)
 	const struct seg_plan_counts *c = &d->gen->plan->counts;
 
 	sd_notifyf(0, "STATUS=enforcing table inet %s: %zu zones, %zu conduits installed%s%s",
-		   d->gen->plan->table, d->gen->cfg->n_zones, c->conduits_installed,
+		   d->gen->plan->table, seg_zone_count(d->gen->cfg), c->conduits_installed,
 		   d->degraded[0] ? "; DEGRADED: " : "", d->degraded);
 }
 
@@ -523,7 +523,7 @@ static void status_kv(struct segd *d, struct seg_kvlist *r)
 		seg_nft_diff_to_kv(&diff, r);
 	else
 		seg_kv_add(r, "in_sync", "unknown");
-	seg_kv_addf(r, "zones", "%zu", d->gen->cfg->n_zones);
+	seg_kv_addf(r, "zones", "%zu", seg_zone_count(d->gen->cfg));
 	seg_kv_addf(r, "conduits_installed", "%zu", c->conduits_installed);
 	seg_kv_addf(r, "conduits_expired", "%zu", c->conduits_expired);
 	seg_kv_addf(r, "elements", "%zu", c->elems);

@@ -34,7 +34,7 @@ static int check_only(const char *path)
 
 	if (r == 0)
 		fprintf(stderr, "%s: ok: %zu zones, %zu conduits; the ruleset would have %zu sets "
-			"(%zu elements), %zu chains, %zu rules\n", path, g->cfg->n_zones, g->cfg->n_conduits,
+			"(%zu elements), %zu chains, %zu rules\n", path, seg_zone_count(g->cfg), g->cfg->n_conduits,
 			g->plan->counts.sets, g->plan->counts.elems, g->plan->counts.chains,
 			g->plan->counts.rules);
 	segd_gen_free(g);

@@ -273,7 +273,7 @@ int seg_service_parse(const char *s, struct seg_service *out, const char **why)
 	static const struct { const char *name; enum seg_proto proto; bool ports; } tab[] = {
 		{ "tcp/", SEG_PROTO_TCP, true }, { "udp/", SEG_PROTO_UDP, true },
 		{ "icmp", SEG_PROTO_ICMP, false }, { "icmpv6", SEG_PROTO_ICMPV6, false },
-		{ "any", SEG_PROTO_ANY, false },
+		{ "any", SEG_PROTO_ANY, false }, { "vrrp", SEG_PROTO_VRRP, false },
 	};
 
 	memset(out, 0, sizeof(*out));
@@ -296,7 +296,7 @@ int seg_service_parse(const char *s, struct seg_service *out, const char **why)
 		*why = "needs a port — write tcp/PORT or tcp/LOW-HIGH";
 	else
 		*why = "unknown service — use tcp/PORT, udp/PORT, tcp/LOW-HIGH, icmp/echo-request, "
-		       "icmpv6/echo-request, icmp, icmpv6 or any";
+		       "icmpv6/echo-request, icmp, icmpv6, vrrp or any";
 	return -EINVAL;
 }
 
@@ -317,7 +317,7 @@ void seg_service_format(const struct seg_service *s, char *buf, size_t len)
 
 int seg_proto_ipproto(enum seg_proto p)
 {
-	static const int nums[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, -1 };
+	static const int nums[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, -1, 112 };
 	return (unsigned)p < SEG_PROTO_COUNT ? nums[p] : -1;
 }
 

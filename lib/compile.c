@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "addr.h"
 #include "decide.h"
 #include "plan.h"
 
@@ -84,8 +85,13 @@ struct cctx {
 	int32_t *mset;               /* [zone][fam][hosts, host . mac]: MAC bindings' sets or -1 */
 	struct evec *rel;            /* [a][b][fam][interval]: source . destination . protocol of a -> b's entries */
 	int32_t *rset;               /* [a][b][fam][interval]: their sets (r4.a.b, r4i.a.b) or -1 */
+	int32_t nd, local, ls[2];    /* sets: ND types, the gateway's own interfaces, link scope v4/v6 */
 	size_t total;
 };
+
+/* A zone's chains: what reaches the gateway from it, what the gateway sends
+ * to it, and link-scope traffic each way (ZCH per zone in tables.zch). */
+enum { ZCH_IN, ZCH_OUT, ZCH_LIN, ZCH_LOUT, ZCH };
 
 static size_t bucket_index(const struct cctx *c, size_t a, size_t b, int fam, int sh, int iv)
 {
@@ -557,18 +563,39 @@ static int prefix_sides(const struct seg_prefix *v, size_t n, struct sides *out)
 	return 0;
 }
 
+/* The gateway's side of a conduit from it: any address of either family.
+ * Which of its addresses the gateway sends from is its routing's business;
+ * out.Z is reached only for packets the gateway itself sends. */
+static int gateway_sides(struct sides *out)
+{
+	out->n = 0;
+	if (grow((void **)&out->v, &out->cap, 2, sizeof(*out->v)) < 0)
+		return -ENOMEM;
+	for (int f = 0; f < 2; f++) {
+		struct side *d = &out->v[out->n++];
+		d->fam = f;
+		memset(d->lo, 0, sizeof(d->lo));
+		memset(d->hi, 0xff, sizeof(d->hi));
+	}
+	return 0;
+}
+
 /* The conduit side as the policy means it: the named prefixes, or the zone. */
 static int conduit_sides(const struct cctx *c, const struct seg_prefix *v, size_t n, size_t zone,
 			 struct sides *out)
 {
+	if (n == 0 && seg_zone_is_gateway(c->cfg, zone))
+		return gateway_sides(out);
 	return n > 0 ? prefix_sides(v, n, out) : zone_sides(c->map, zone, out);
 }
 
 /* ---- conduits -> bucketed elements ---- */
 
-static const uint8_t svc_proto[SEG_PROTO_COUNT] = {
-	[SEG_PROTO_TCP] = 6, [SEG_PROTO_UDP] = 17, [SEG_PROTO_ICMP] = 1, [SEG_PROTO_ICMPV6] = 58,
-};
+/* The protocol byte of a named service (never 'any'). */
+static uint8_t proto_byte(enum seg_proto p)
+{
+	return (uint8_t)seg_proto_ipproto(p);
+}
 
 /* Who may answer whom with an ICMP error of which protocol: a conduit's
  * sources, its destinations, its protocol (any: all of them). A related
@@ -604,8 +631,9 @@ static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct 
 		return 0;   /* an ICMP query of the other family never matches here */
 	put_range(&e, 0, s->lo, s->hi, w);
 	put_range(&e, aoff, d->lo, d->hi, w);
+	uint8_t proto = sh == SH_ANY ? 0 : proto_byte(sv->proto);
 	if (sh != SH_ANY)
-		put_value(&e, 2 * w, &svc_proto[sv->proto], 1);
+		put_value(&e, 2 * w, &proto, 1);
 	if (sh == SH_PORT) {
 		uint8_t lo[2] = { (uint8_t)(sv->port_lo >> 8), (uint8_t)sv->port_lo };
 		uint8_t hi[2] = { (uint8_t)(sv->port_hi >> 8), (uint8_t)sv->port_hi };
@@ -614,7 +642,7 @@ static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct 
 	}
 	if (++c->total > MAX_PLAN_ELEMS)
 		return -E2BIG;
-	int rr = push_relation(c, k, s, d, sh == SH_ANY ? NULL : &svc_proto[sv->proto]);
+	int rr = push_relation(c, k, s, d, sh == SH_ANY ? NULL : &proto);
 	if (rr < 0)
 		return rr;
 	struct evec *b = &c->buckets[bucket_index(c, k->from, k->to, s->fam, sh, !exact)];
@@ -681,7 +709,8 @@ static int expand_conduits(struct cctx *c)
 		/* a guarded pair, an isolated zone, or a zone without interfaces: no packet can reach it */
 		if (seg_zone_pair_guarded(c->cfg, k->from, k->to) || k->from == k->to ||
 		    c->cfg->zones[k->from].isolated || c->cfg->zones[k->to].isolated ||
-		    !zone_has_ifaces(c->cfg, k->from) || !zone_has_ifaces(c->cfg, k->to)) {
+		    !(zone_has_ifaces(c->cfg, k->from) || seg_zone_is_gateway(c->cfg, k->from)) ||
+		    !zone_has_ifaces(c->cfg, k->to)) {
 			c->plan->counts.conduits_unreachable++;
 			continue;
 		}
@@ -757,8 +786,10 @@ static int add_zone_sets(struct cctx *c, size_t z)
 	return r;
 }
 
-/* Gateway services of a zone: [0] proto.port exact, [1] proto.port ranges, [2] proto. */
-static int add_gw_sets(struct cctx *c, size_t z, int32_t gset[3], bool *any)
+/* Services of a zone on the gateway (gateway_services: set prefix "g",
+ * link_services: "k"): [0] proto.port exact, [1] proto.port ranges, [2] proto. */
+static int add_service_sets(struct cctx *c, size_t z, const struct seg_service *svc, size_t n, char prefix,
+			    int32_t gset[3], bool *any)
 {
 	static const enum seg_ktype kp[] = { SEG_KT_PROTO, SEG_KT_PORT }, kl[] = { SEG_KT_PROTO };
 	static const char *const tag[3] = { "p", "pi", "l" };
@@ -767,15 +798,16 @@ static int add_gw_sets(struct cctx *c, size_t z, int32_t gset[3], bool *any)
 	int r = 0;
 
 	*any = false;
-	for (size_t i = 0; i < zn->n_gw_services && r == 0; i++) {
-		const struct seg_service *sv = &zn->gw_services[i];
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct seg_service *sv = &svc[i];
 		struct seg_plan_elem e = { .line = sv->line };
 		int which = 2;
 		if (sv->proto == SEG_PROTO_ANY) {
 			*any = true;
 			continue;
 		}
-		put_value(&e, 0, &svc_proto[sv->proto], 1);
+		uint8_t proto = proto_byte(sv->proto);
+		put_value(&e, 0, &proto, 1);
 		if (sv->proto == SEG_PROTO_TCP || sv->proto == SEG_PROTO_UDP) {
 			uint8_t lo[2] = { (uint8_t)(sv->port_lo >> 8), (uint8_t)sv->port_lo };
 			uint8_t hi[2] = { (uint8_t)(sv->port_hi >> 8), (uint8_t)sv->port_hi };
@@ -786,7 +818,7 @@ static int add_gw_sets(struct cctx *c, size_t z, int32_t gset[3], bool *any)
 		r = evec_push(&v[which], &e);
 	}
 	for (int k = 0; k < 3; k++) {
-		gset[k] = r < 0 ? -1 : set_from(c, strf("g.%s.%s", zn->name, tag[k]), k == 2 ? kl : kp,
+		gset[k] = r < 0 ? -1 : set_from(c, strf("%c.%s.%s", prefix, zn->name, tag[k]), k == 2 ? kl : kp,
 						k == 2 ? 1 : 2, k == 1, &v[k]);
 		if (gset[k] < -1)
 			r = gset[k];
@@ -842,41 +874,96 @@ static int add_pair_sets(struct cctx *c, size_t a, size_t b, int32_t cset[2][SH_
 	return r;
 }
 
-static int add_iface_maps(struct cctx *c, const int32_t *zin, const int32_t *pch, int32_t *izones,
-			  int32_t *pairs)
+/* Verdict maps of the interfaces: izones (iifname -> in.Z), ozones
+ * (oifname -> out.Z), pairs (iifname . oifname -> p.A.B). */
+static int add_iface_maps(struct cctx *c, const int32_t *zch, const int32_t *pch, int32_t maps[3])
 {
 	static const enum seg_ktype k1[] = { SEG_KT_IFNAME }, k2[] = { SEG_KT_IFNAME, SEG_KT_IFNAME };
+	static const char *const names[3] = { "izones", "ozones", "pairs" };
 	const struct seg_config *cfg = c->cfg;
-	struct evec v1 = { 0 }, v2 = { 0 };
+	struct evec v[3] = { { 0 }, { 0 }, { 0 } };
 	int r = 0;
 
 	for (size_t a = 0; a < cfg->n_zones; a++)
 		for (size_t i = 0; i < cfg->zones[a].n_ifaces && r == 0; i++) {
 			const char *in = cfg->zones[a].ifaces[i];
-			struct seg_plan_elem e = { .verdict = SEG_V_GOTO, .chain = (uint32_t)zin[a],
+			struct seg_plan_elem e = { .verdict = SEG_V_GOTO, .chain = (uint32_t)zch[a * ZCH + ZCH_IN],
 						   .line = cfg->zones[a].line };
 			strncpy((char *)e.lo, in, SEG_IFNAMSIZ - 1);
 			memcpy(e.hi, e.lo, SEG_IFNAMSIZ);
-			r = evec_push(&v1, &e);
+			r = evec_push(&v[0], &e);
+			e.chain = (uint32_t)zch[a * ZCH + ZCH_OUT];
+			if (r == 0)
+				r = evec_push(&v[1], &e);
 			for (size_t b = 0; b < cfg->n_zones && r == 0; b++)
 				for (size_t j = 0; j < cfg->zones[b].n_ifaces && r == 0; j++) {
 					e.chain = (uint32_t)pch[a * c->nz + b];
 					strncpy((char *)e.lo + 16, cfg->zones[b].ifaces[j], SEG_IFNAMSIZ - 1);
 					memcpy(e.hi, e.lo, 32);
-					r = evec_push(&v2, &e);
+					r = evec_push(&v[2], &e);
 					memset(e.lo + 16, 0, 16);
 				}
 		}
-	v1.line = v2.line = 0;
-	*izones = r < 0 ? r : set_from(c, strf("izones"), k1, 1, false, &v1);
-	*pairs = r < 0 || *izones < -1 ? -1 : set_from(c, strf("pairs"), k2, 2, false, &v2);
-	for (int32_t *m = izones; r == 0 && m; m = m == izones ? pairs : NULL)
-		if (*m >= 0)
-			c->plan->sets[*m].vmap = true;
-		else if (*m < -1)
-			r = *m;
-	free(v1.v);
-	free(v2.v);
+	for (int k = 0; k < 3; k++) {
+		v[k].line = 0;
+		maps[k] = r < 0 ? -1 : set_from(c, strf("%s", names[k]), k == 2 ? k2 : k1, k == 2 ? 2 : 1, false, &v[k]);
+		if (maps[k] >= 0)
+			c->plan->sets[maps[k]].vmap = true;
+		else if (maps[k] < -1)
+			r = maps[k];
+		free(v[k].v);
+	}
+	return r;
+}
+
+/* The gateway's own interfaces, outside every zone: loopback and
+ * settings.management_interfaces. */
+static int add_local_set(struct cctx *c, int32_t *ret)
+{
+	static const enum seg_ktype k1[] = { SEG_KT_IFNAME };
+	const struct seg_settings *st = &c->cfg->settings;
+	struct evec v = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; i <= st->n_mgmt_ifaces && r == 0; i++) {
+		struct seg_plan_elem e = { .line = i ? st->line : 0 };
+		strncpy((char *)e.lo, i ? st->mgmt_ifaces[i - 1] : "lo", SEG_IFNAMSIZ - 1);
+		memcpy(e.hi, e.lo, SEG_IFNAMSIZ);
+		r = evec_push(&v, &e);
+	}
+	*ret = r < 0 ? r : set_from(c, strf("local"), k1, 1, false, &v);
+	free(v.v);
+	return *ret < 0 ? *ret : 0;
+}
+
+/* Link scope: what never leaves the wire it is on, so belongs to no zone
+ * (zonemap.c). ls4: the local network control block (VRRP, OSPF, IGMP) and
+ * the local broadcast; ls6: link-local unicast and link-local multicast. */
+static int add_link_scope_sets(struct cctx *c, int32_t ls[2])
+{
+	static const enum seg_ktype k4[] = { SEG_KT_IPV4 }, k6[] = { SEG_KT_IPV6 };
+	static const struct { int fam; uint8_t lo[16], hi[16]; } blocks[] = {
+		{ 0, { 224, 0, 0, 0 }, { 224, 0, 0, 255 } },
+		{ 0, { 255, 255, 255, 255 }, { 255, 255, 255, 255 } },
+		{ 1, { 0xfe, 0x80 }, { 0xfe, 0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				      0xff, 0xff, 0xff } },
+		{ 1, { 0xff, 0x02 }, { 0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				      0xff, 0xff, 0xff } },
+	};
+	struct evec v[2] = { { 0 }, { 0 } };
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]) && r == 0; i++) {
+		struct seg_plan_elem e = { 0 };
+		put_range(&e, 0, blocks[i].lo, blocks[i].hi, fam_width(blocks[i].fam));
+		r = evec_push(&v[blocks[i].fam], &e);
+	}
+	for (int f = 0; f < 2; f++) {
+		ls[f] = r < 0 ? -1 : set_from(c, strf("ls%d", f ? 6 : 4), f ? k6 : k4, 1, true, &v[f]);
+		if (ls[f] < -1)
+			r = ls[f];
+		free(v[f].v);
+	}
 	return r;
 }
 
@@ -965,31 +1052,132 @@ static int add_spoof(struct cctx *c, uint32_t chain, size_t z, const char *to)
 	return add_mac_drops(c, chain, z, to);
 }
 
-static int fill_input_zone(struct cctx *c, uint32_t chain, size_t z, int32_t nd, const int32_t gset[3], bool any)
+static int add_conduit_lookups(struct cctx *c, uint32_t chain, int32_t cset[2][SH_COUNT][2], bool reply,
+			       bool *any);
+
+static int accept_services(struct cctx *c, uint32_t chain, const int32_t set[3], bool sport)
 {
-	static const enum seg_field ft[] = { SEG_F_ICMPV6_TYPE }, fp[] = { SEG_F_L4PROTO, SEG_F_TH_DPORT };
+	static const enum seg_field fp[2][2] = { { SEG_F_L4PROTO, SEG_F_TH_DPORT }, { SEG_F_L4PROTO, SEG_F_TH_SPORT } };
+	struct seg_plan *p = c->plan;
+
+	for (int k = 0; k < 3; k++)
+		for (int port = 0; port < (k < 2 && sport ? 2 : 1); port++) {
+			struct seg_plan_rule *r;
+			if (set[k] < 0)
+				continue;
+			if (!(r = add_rule(p, chain, SEG_A_ACCEPT, p->sets[set[k]].line)))
+				return -ENOMEM;
+			cond_lookup(r, SEG_C_LOOKUP, (uint32_t)set[k], false, fp[port], k == 2 ? 1 : 2);
+		}
+	return 0;
+}
+
+/* Rules that send link-scope packets (ls4/ls6 on the given address fields)
+ * to chain target; v4 has no link-scope sources a zone could own. */
+static int goto_link(struct cctx *c, uint32_t chain, uint32_t target, const enum seg_field *f4,
+		     const enum seg_field *f6, size_t n6)
+{
+	for (size_t i = 0; i < n6 + (f4 != NULL); i++) {
+		bool v4 = i == n6;
+		int32_t si = c->ls[!v4];
+		struct seg_plan_rule *r;
+		if (si < 0)
+			continue;
+		if (!(r = add_rule(c->plan, chain, SEG_A_GOTO, 0)))
+			return -ENOMEM;
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false, v4 ? f4 : &f6[i], 1);
+		r->target = target;
+	}
+	return 0;
+}
+
+/* li.Z / lo.Z: the zone's link_services, either port of the pair (a client
+ * on udp/546 talks to a server on udp/547); link scope never leaves the
+ * wire, so this is about which protocols the gateway speaks there. */
+static int fill_link(struct cctx *c, uint32_t chain, size_t z, const int32_t lset[3], bool in)
+{
+	const char *zn = c->cfg->zones[z].name;
+
+	if (accept_services(c, chain, lset, true) < 0)
+		return -ENOMEM;
+	return add_drop(c->plan, chain, 'L', in ? zn : NULL, in ? NULL : zn, c->cfg->zones[z].line) ? 0 : -ENOMEM;
+}
+
+/* ICMP errors about the gateway's own connections to zone z: only from a
+ * host the gateway may reach by that protocol (r4.gateway.Z), as fill_pair
+ * does for forwarded connections. */
+static int accept_gateway_errors(struct cctx *c, uint32_t chain, size_t z)
+{
+	static const enum seg_field rel[2][3] = { { SEG_F_CT_OSADDR, SEG_F_IP_SADDR, SEG_F_CT_PROTO },
+						  { SEG_F_CT_OSADDR6, SEG_F_IP6_SADDR, SEG_F_CT_PROTO } };
+	int g = seg_gateway_zone(c->cfg);
+
+	for (int f = 0; f < 4 && g >= 0; f++) {
+		int32_t si = c->rset[((size_t)g * c->nz + z) * 4 + (size_t)f];
+		struct seg_plan_rule *r;
+		if (si < 0)
+			continue;
+		if (!(r = add_rule(c->plan, chain, SEG_A_ACCEPT, c->plan->sets[si].line)))
+			return -ENOMEM;
+		cond_simple(r, SEG_C_CT_REPLY, 0);
+		cond_simple(r, SEG_C_CT_RELATED, 0);
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false, rel[f / 2], 3);
+	}
+	return 0;
+}
+
+static int fill_input_zone(struct cctx *c, const int32_t *zch, size_t z, const int32_t gset[3], bool any)
+{
+	static const enum seg_field ft[] = { SEG_F_ICMPV6_TYPE }, f4[] = { SEG_F_IP_DADDR },
+		f6[] = { SEG_F_IP6_SADDR, SEG_F_IP6_DADDR };
 	struct seg_plan *p = c->plan;
 	struct seg_plan_rule *r;
+	uint32_t chain = (uint32_t)zch[ZCH_IN];
 	int line = c->cfg->zones[z].line;
 
-	if (nd >= 0) {
+	if (c->nd >= 0) {
 		if (!(r = add_rule(p, chain, SEG_A_ACCEPT, 0)))
 			return -ENOMEM;
-		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)nd, false, ft, 1);
+		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)c->nd, false, ft, 1);
 	}
+	if (goto_link(c, chain, (uint32_t)zch[ZCH_LIN], f4, f6, 2) < 0)
+		return -ENOMEM;
 	if (add_spoof(c, chain, z, NULL) < 0 || !(r = add_rule(p, chain, SEG_A_ACCEPT, 0)))
 		return -ENOMEM;
 	cond_simple(r, SEG_C_CT_REPLY, 0);     /* replies of the gateway's own connections */
-	for (int k = 0; k < 3; k++) {
-		if (gset[k] < 0)
-			continue;
-		if (!(r = add_rule(p, chain, SEG_A_ACCEPT, p->sets[gset[k]].line)))
-			return -ENOMEM;
-		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)gset[k], false, fp, k == 2 ? 1 : 2);
-	}
+	cond_simple(r, SEG_C_CT_ESTABLISHED, 0);
+	if (accept_gateway_errors(c, chain, z) < 0 || accept_services(c, chain, gset, false) < 0)
+		return -ENOMEM;
 	if (any && !add_rule(p, chain, SEG_A_ACCEPT, line))
 		return -ENOMEM;
 	return add_drop(p, chain, 'G', c->cfg->zones[z].name, NULL, line) ? 0 : -ENOMEM;
+}
+
+/* out.Z: what the gateway itself sends to zone z. */
+static int fill_output_zone(struct cctx *c, const int32_t *zch, size_t z, int32_t *csets)
+{
+	static const enum seg_field f4[] = { SEG_F_IP_DADDR }, f6[] = { SEG_F_IP6_DADDR };
+	uint32_t chain = (uint32_t)zch[ZCH_OUT];
+	struct seg_plan_rule *r;
+	int g = seg_gateway_zone(c->cfg);
+	bool any;
+
+	/* answers of the gateway's services, and its ICMP errors about packets
+	 * it was sent or asked to forward: back to their sender, who wrote them */
+	if (!(r = add_rule(c->plan, chain, SEG_A_ACCEPT, 0)))
+		return -ENOMEM;
+	cond_simple(r, SEG_C_CT_REPLY, 0);
+	if (!(r = add_rule(c->plan, chain, SEG_A_ACCEPT, 0)))
+		return -ENOMEM;
+	cond_simple(r, SEG_C_CT_RELATED, 0);
+	if (goto_link(c, chain, (uint32_t)zch[ZCH_LOUT], f4, f6, 1) < 0)
+		return -ENOMEM;
+	if (g >= 0) {
+		int32_t (*gz)[SH_COUNT][2] = (int32_t (*)[SH_COUNT][2])&csets[((size_t)g * c->nz + z) * 2 * SH_COUNT * 2];
+		if (add_conduit_lookups(c, chain, gz, false, &any) < 0)
+			return -ENOMEM;
+	}
+	return add_drop(c->plan, chain, 'O', NULL, c->cfg->zones[z].name, 0) ? 0 : -ENOMEM;
 }
 
 /* Lookups of a pair's conduit sets, as the packet goes (orig) or reversed (reply). */
@@ -1063,6 +1251,8 @@ static uint32_t rule_id(const struct seg_plan *p, const struct seg_plan_chain *c
 	h = fnv1a(h, &r->action, sizeof(r->action));
 	if (r->log_prefix)
 		h = fnv1a(h, r->log_prefix, strlen(r->log_prefix));
+	if (r->action == SEG_A_GOTO)
+		h = fnv1a(h, p->chains[r->target].name, strlen(p->chains[r->target].name));
 	for (size_t i = 0; i < r->n_c; i++) {
 		const struct seg_plan_cond *k = &r->c[i];
 		h = fnv1a(h, &k->kind, sizeof(k->kind));
@@ -1088,19 +1278,23 @@ static void stamp_rules(struct seg_plan *p)
 		}
 }
 
-/* Chains first (empty), so that verdict maps can name them. */
-static int add_chains(struct cctx *c, int32_t *zin, int32_t *pch)
+/* Chains first (empty), so that verdict maps can name them: forward (0),
+ * input (1) and output (2) are the base chains add_base_rules fills. */
+static int add_chains(struct cctx *c, int32_t *zch, int32_t *pch)
 {
+	static const char *const zpre[ZCH] = { "in", "out", "li", "lo" };
 	const struct seg_config *cfg = c->cfg;
 	int r = 0;
 
 	if (add_chain(c->plan, strf("forward"), SEG_HOOK_FORWARD, true) < 0 ||
-	    add_chain(c->plan, strf("input"), SEG_HOOK_INPUT, false) < 0)
+	    add_chain(c->plan, strf("input"), SEG_HOOK_INPUT, false) < 0 ||
+	    add_chain(c->plan, strf("output"), SEG_HOOK_OUTPUT, false) < 0)
 		return -ENOMEM;
 	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
-		if (zone_has_ifaces(cfg, z) &&
-		    (zin[z] = add_chain(c->plan, strf("in.%s", cfg->zones[z].name), SEG_HOOK_NONE, false)) < 0)
-			r = zin[z];
+		for (int k = 0; k < ZCH && r == 0 && zone_has_ifaces(cfg, z); k++)
+			if ((zch[z * ZCH + k] = add_chain(c->plan, strf("%s.%s", zpre[k], cfg->zones[z].name), SEG_HOOK_NONE,
+							  false)) < 0)
+				r = zch[z * ZCH + k];
 	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
 		for (size_t b = 0; b < cfg->n_zones && r == 0; b++) {
 			if (!zone_has_ifaces(cfg, a) || !zone_has_ifaces(cfg, b))
@@ -1113,54 +1307,77 @@ static int add_chains(struct cctx *c, int32_t *zin, int32_t *pch)
 	return r;
 }
 
-static int add_all_sets(struct cctx *c, int32_t *nd, int32_t *gsets, bool *gany, int32_t *csets)
+static int add_all_sets(struct cctx *c, int32_t *gsets, bool *gany, int32_t *csets)
 {
 	const struct seg_config *cfg = c->cfg;
-	int r = add_nd_set(c, nd);
+	int r = add_nd_set(c, &c->nd);
+	bool any;
 
+	if (r == 0)
+		r = add_local_set(c, &c->local);
+	if (r == 0)
+		r = add_link_scope_sets(c, c->ls);
 	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
 		if (zone_has_ifaces(cfg, z) && (r = add_zone_sets(c, z)) == 0)
 			r = add_mac_sets(c, z);
-	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
-		if (zone_has_ifaces(cfg, z))
-			r = add_gw_sets(c, z, &gsets[z * 3], &gany[z]);
+	for (size_t z = 0; z < cfg->n_zones && r == 0; z++) {
+		const struct seg_zone *zn = &cfg->zones[z];
+		if (!zone_has_ifaces(cfg, z))
+			continue;
+		r = add_service_sets(c, z, zn->gw_services, zn->n_gw_services, 'g', &gsets[z * 6], &gany[z]);
+		if (r == 0)   /* link services are never 'any' (validate.c) */
+			r = add_service_sets(c, z, zn->link_services, zn->n_link_services, 'k', &gsets[z * 6 + 3], &any);
+	}
 	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
 		for (size_t b = 0; b < cfg->n_zones && r == 0; b++)
 			r = add_pair_sets(c, a, b, (int32_t (*)[SH_COUNT][2])&csets[(a * c->nz + b) * 2 * SH_COUNT * 2]);
 	return r;
 }
 
-static int add_base_rules(struct cctx *c, int32_t izones, int32_t pairs)
+/* The base chains: each ends in a counted rule of its own, never in its
+ * policy (a base chain's policy is accept until the commit that creates it
+ * has finished). What no zone's interface carries is dropped as unzoned —
+ * forwarded, to the gateway or from it — except on the gateway's own
+ * interfaces (loopback, settings.management_interfaces). */
+static int add_base_rules(struct cctx *c, const int32_t maps[3])
 {
-	static const enum seg_field f1[] = { SEG_F_IIFNAME }, f2[] = { SEG_F_IIFNAME, SEG_F_OIFNAME };
+	static const enum seg_field fi[] = { SEG_F_IIFNAME }, fo[] = { SEG_F_OIFNAME },
+		f2[] = { SEG_F_IIFNAME, SEG_F_OIFNAME }, ft[] = { SEG_F_ICMPV6_TYPE };
+	static const struct { int map; const enum seg_field *f; size_t n; } vmaps[3] = {
+		{ 2, f2, 2 }, { 0, fi, 1 }, { 1, fo, 1 },
+	};
 	struct seg_plan_rule *r;
 
-	if (pairs >= 0) {
-		if (!(r = add_rule(c->plan, 0, SEG_A_NONE, 0)))
+	for (uint32_t ch = 0; ch < 3; ch++) {
+		if (ch > 0 && c->local >= 0) {
+			if (!(r = add_rule(c->plan, ch, SEG_A_ACCEPT, 0)))
+				return -ENOMEM;
+			cond_lookup(r, SEG_C_LOOKUP, (uint32_t)c->local, false, vmaps[ch].f, 1);
+		}
+		if (ch == 2 && c->nd >= 0) {   /* neighbour discovery and MLD of the gateway itself */
+			if (!(r = add_rule(c->plan, ch, SEG_A_ACCEPT, 0)))
+				return -ENOMEM;
+			cond_lookup(r, SEG_C_LOOKUP, (uint32_t)c->nd, false, ft, 1);
+		}
+		if (maps[vmaps[ch].map] >= 0) {
+			if (!(r = add_rule(c->plan, ch, SEG_A_NONE, 0)))
+				return -ENOMEM;
+			cond_lookup(r, SEG_C_VMAP, (uint32_t)maps[vmaps[ch].map], false, vmaps[ch].f, vmaps[ch].n);
+		}
+		if (!add_drop(c->plan, ch, 'U', NULL, NULL, 0))
 			return -ENOMEM;
-		cond_lookup(r, SEG_C_VMAP, (uint32_t)pairs, false, f2, 2);
 	}
-	if (!add_drop(c->plan, 0, 'U', NULL, NULL, 0))
-		return -ENOMEM;
-	if (izones >= 0) {
-		if (!(r = add_rule(c->plan, 1, SEG_A_NONE, 0)))
-			return -ENOMEM;
-		cond_lookup(r, SEG_C_VMAP, (uint32_t)izones, false, f1, 1);
-	}
-	/* unzoned interfaces: the host's firewall governs. Said by a counted
-	 * rule, not by the policy: a base chain's policy is accept until the
-	 * commit that creates it has finished, so no verdict rests on one. */
-	return add_rule(c->plan, 1, SEG_A_COUNT_ACCEPT, 0) ? 0 : -ENOMEM;
+	return 0;
 }
 
 struct tables {
-	int32_t *zin, *pch, *gsets, *csets;
+	int32_t *zch, *pch, *gsets, *csets;   /* gsets: [zone][gateway services 3, link services 3] */
 	bool *gany;
 };
 
 static void tables_free(struct tables *t)
 {
-	free(t->zin);
+	free(t->zch);
 	free(t->pch);
 	free(t->gsets);
 	free(t->csets);
@@ -1171,28 +1388,35 @@ static int tables_alloc(struct tables *t, size_t nz)
 {
 	size_t nc = nz * nz * 2 * SH_COUNT * 2;
 
-	t->zin = malloc((nz + 1) * sizeof(int32_t));
+	t->zch = malloc((nz * ZCH + 1) * sizeof(int32_t));
 	t->pch = malloc((nz * nz + 1) * sizeof(int32_t));
-	t->gsets = malloc((nz * 3 + 1) * sizeof(int32_t));
+	t->gsets = malloc((nz * 6 + 1) * sizeof(int32_t));
 	t->csets = malloc((nc + 1) * sizeof(int32_t));
 	t->gany = calloc(nz + 1, sizeof(bool));
-	if (!t->zin || !t->pch || !t->gsets || !t->csets || !t->gany)
+	if (!t->zch || !t->pch || !t->gsets || !t->csets || !t->gany)
 		return -ENOMEM;
-	memset(t->zin, 0xff, (nz + 1) * sizeof(int32_t));            /* all -1 */
+	memset(t->zch, 0xff, (nz * ZCH + 1) * sizeof(int32_t));      /* all -1 */
 	memset(t->pch, 0xff, (nz * nz + 1) * sizeof(int32_t));
-	memset(t->gsets, 0xff, (nz * 3 + 1) * sizeof(int32_t));
+	memset(t->gsets, 0xff, (nz * 6 + 1) * sizeof(int32_t));
 	memset(t->csets, 0xff, (nc + 1) * sizeof(int32_t));
 	return 0;
 }
 
-static int fill_rules(struct cctx *c, const struct tables *t, int32_t nd)
+static int fill_rules(struct cctx *c, const struct tables *t)
 {
 	const struct seg_config *cfg = c->cfg;
 	int r = 0;
 
-	for (size_t z = 0; z < cfg->n_zones && r == 0; z++)
-		if (t->zin[z] >= 0)
-			r = fill_input_zone(c, (uint32_t)t->zin[z], z, nd, &t->gsets[z * 3], t->gany[z]);
+	for (size_t z = 0; z < cfg->n_zones && r == 0; z++) {
+		const int32_t *zch = &t->zch[z * ZCH];
+		if (zch[ZCH_IN] < 0)
+			continue;
+		r = fill_input_zone(c, zch, z, &t->gsets[z * 6], t->gany[z]);
+		if (r == 0)
+			r = fill_output_zone(c, zch, z, t->csets);
+		for (int in = 1; in >= 0 && r == 0; in--)
+			r = fill_link(c, (uint32_t)zch[in ? ZCH_LIN : ZCH_LOUT], z, &t->gsets[z * 6 + 3], in);
+	}
 	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
 		for (size_t b = 0; b < cfg->n_zones && r == 0; b++)
 			if (t->pch[a * c->nz + b] >= 0)
@@ -1203,21 +1427,21 @@ static int fill_rules(struct cctx *c, const struct tables *t, int32_t nd)
 static int compile(struct cctx *c)
 {
 	struct tables t = { 0 };
-	int32_t nd = -1, izones = -1, pairs = -1;
+	int32_t maps[3] = { -1, -1, -1 };
 	int r = tables_alloc(&t, c->nz);
 
 	if (r == 0)
 		r = expand_conduits(c);
 	if (r == 0)
-		r = add_chains(c, t.zin, t.pch);
+		r = add_chains(c, t.zch, t.pch);
 	if (r == 0)
-		r = add_all_sets(c, &nd, t.gsets, t.gany, t.csets);
+		r = add_all_sets(c, t.gsets, t.gany, t.csets);
 	if (r == 0)
-		r = add_iface_maps(c, t.zin, t.pch, &izones, &pairs);
+		r = add_iface_maps(c, t.zch, t.pch, maps);
 	if (r == 0)
-		r = add_base_rules(c, izones, pairs);
+		r = add_base_rules(c, maps);
 	if (r == 0)
-		r = fill_rules(c, &t, nd);
+		r = fill_rules(c, &t);
 	tables_free(&t);
 	return r;
 }
@@ -1225,7 +1449,8 @@ static int compile(struct cctx *c)
 int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map, struct seg_plan **ret)
 {
 	struct seg_plan *p = calloc(1, sizeof(*p));
-	struct cctx c = { .cfg = cfg, .map = map, .plan = p, .nz = cfg->n_zones };
+	struct cctx c = { .cfg = cfg, .map = map, .plan = p, .nz = cfg->n_zones, .nd = -1, .local = -1,
+			  .ls = { -1, -1 } };
 	size_t nb = c.nz * c.nz * 2 * SH_COUNT * 2;
 	int r = -ENOMEM;
 

@@ -715,7 +715,8 @@ static bool get_name(struct ctx *c, const config_setting_t *g, const char *type,
 
 /* ---- zones ---- */
 
-static const char *const zone_keys[] = { "name", "kind", "interfaces", "networks", "gateway_services", NULL };
+static const char *const zone_keys[] = { "name", "kind", "interfaces", "networks", "gateway_services",
+	"link_services", NULL };
 static const char *const zone_kind_names[] = { "mynumber", "lgwan", "internet", "external" };
 
 static void mark_catchall(struct seg_zone *z)
@@ -739,7 +740,10 @@ static void parse_zone(struct ctx *c, const config_setting_t *g, int index, stru
 	get_name(c, g, "zone", index, &z->name);
 	describe(what, sizeof(what), "zone", z->name, index);
 	check_keys(c, g, what, zone_keys);
-	int k = parse_kind(c, g, what, zone_kind_names, SEG_ZONE_KIND_COUNT,
+	if (z->name && strcmp(z->name, SEG_GATEWAY_NAME) == 0)
+		ERR(c, z->line, "%s: the name '%s' is reserved for the gateway itself (conduits from = \"%s\" say "
+		    "what it may send) — give the zone another name", what, SEG_GATEWAY_NAME, SEG_GATEWAY_NAME);
+	int k = parse_kind(c, g, what, zone_kind_names, SEG_ZONE_GATEWAY,
 			   "mynumber, lgwan, internet, external");
 	z->kind = k < 0 ? SEG_ZONE_KIND_COUNT : (enum seg_zone_kind)k;
 	if (get_list(c, g, what, "interfaces", sizeof(char *), SEG_MAX_IFACES, push_ifname, &v, &n)) {
@@ -763,6 +767,29 @@ static void parse_zone(struct ctx *c, const config_setting_t *g, int index, stru
 		z->gw_services = v;
 		z->n_gw_services = n;
 	}
+	if (get_list(c, g, what, "link_services", sizeof(struct seg_service), 64, push_service, &v, &n)) {
+		z->link_services = v;
+		z->n_link_services = n;
+	}
+}
+
+/* The gateway as a party: appended once after the declared zones (room for
+ * it is allocated with them), named by the first conduit from it. */
+static int gateway_zone(struct ctx *c, int line)
+{
+	int g = seg_gateway_zone(c->cfg);
+
+	if (g >= 0)
+		return g;
+	struct seg_zone *z = &c->cfg->zones[c->cfg->n_zones];
+	memset(z, 0, sizeof(*z));
+	z->kind = SEG_ZONE_GATEWAY;
+	z->line = line;
+	if (!(z->name = strdup(SEG_GATEWAY_NAME))) {
+		c->d->oom = 1;
+		return -1;
+	}
+	return (int)c->cfg->n_zones++;
 }
 
 /* ---- conduits ---- */
@@ -786,6 +813,15 @@ static bool get_zone_ref(struct ctx *c, const config_setting_t *g, const char *w
 	if (!v)
 		return false;
 	int z = seg_zone_find(c->cfg, v);
+	if (z < 0 && strcmp(v, SEG_GATEWAY_NAME) == 0 && c->cfg->zones) {
+		if (strcmp(key, "to") == 0) {
+			ERR(c, line_of(s), "%s: to = \"%s\": what reaches the gateway itself is said by the zone's "
+			    "gateway_services (and link_services), not by a conduit — list the service there", what,
+			    SEG_GATEWAY_NAME);
+			return false;
+		}
+		z = gateway_zone(c, line_of(s));
+	}
 	if (z < 0) {
 		const char *names[SEG_MAX_ZONES + 1];
 		size_t n = 0;
@@ -900,7 +936,8 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 /* ---- settings ---- */
 
 static const char *const settings_keys[] = { "table", "log_group", "incident_window", "spool",
-	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", "screen_to_mynumber", "require_mac_for_mynumber", NULL };
+	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", "screen_to_mynumber", "require_mac_for_mynumber",
+	"gateway_addresses", "management_interfaces", NULL };
 
 /* Words that nft 1.0.6 (Debian 12) refuses as an unquoted table name in
  * `table inet NAME` (each was tried with nft -c -f): `segctl rules` prints the
@@ -1010,6 +1047,18 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 		get_string(c, g, "settings", "control_socket", &s->control_socket, 107);
 		get_string(c, g, "settings", "control_group", &s->control_group, SEG_MAX_NAME);
 		get_string(c, g, "settings", "state_dir", &s->state_dir, SEG_MAX_PATH);
+		void *vec;
+		size_t n;
+		if (get_list(c, g, "settings", "gateway_addresses", sizeof(struct seg_prefix), 256, push_prefix, &vec,
+			     &n)) {
+			s->gateway_addrs = vec;
+			s->n_gateway_addrs = n;
+		}
+		if (get_list(c, g, "settings", "management_interfaces", sizeof(char *), SEG_MAX_IFACES, push_ifname,
+			     &vec, &n)) {
+			s->mgmt_ifaces = vec;
+			s->n_mgmt_ifaces = n;
+		}
 	}
 	set_default(c, &s->table, "segd");
 	set_default(c, &s->spool, "/var/lib/segd/incidents.jsonl");
@@ -1061,7 +1110,7 @@ static void parse_zones(struct ctx *c, const config_setting_t *root)
 	}
 	if ((n = want_group_list(c, s, "zones", SEG_MAX_ZONES)) <= 0)
 		return;
-	c->cfg->zones = calloc((size_t)n, sizeof(struct seg_zone));
+	c->cfg->zones = calloc((size_t)n + 1, sizeof(struct seg_zone));   /* + the gateway */
 	if (!c->cfg->zones) {
 		c->d->oom = 1;
 		return;

@@ -43,6 +43,7 @@ enum seg_check {
 	SEG_CHECK_APPROVAL,       /* approval text, expiry within max_validity, expired, soon */
 	SEG_CHECK_TUNNELS,        /* services that carry tunnels (warnings) */
 	SEG_CHECK_DUPLICATES,     /* conduits that open the same (warnings) */
+	SEG_CHECK_GATEWAY,        /* the gateway as a party: what it sends, no relay, its services */
 	SEG_CHECK_COUNT
 };
 

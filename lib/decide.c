@@ -105,17 +105,11 @@ const char *seg_reason_name(enum seg_reason r)
 
 /* ---- matching a flow against the model, one conduit at a time ---- */
 
-static const int svc_ipproto[SEG_PROTO_COUNT] = {
-	[SEG_PROTO_TCP] = IPPROTO_TCP, [SEG_PROTO_UDP] = IPPROTO_UDP,
-	[SEG_PROTO_ICMP] = IPPROTO_ICMP, [SEG_PROTO_ICMPV6] = IPPROTO_ICMPV6,
-	[SEG_PROTO_ANY] = -1,
-};
-
 static bool service_holds(const struct seg_service *s, uint8_t l4proto, uint16_t dport)
 {
 	if (s->proto == SEG_PROTO_ANY)
 		return true;
-	if ((unsigned)s->proto >= SEG_PROTO_COUNT || svc_ipproto[s->proto] != l4proto)
+	if (seg_proto_ipproto(s->proto) != l4proto)
 		return false;
 	if (s->proto == SEG_PROTO_TCP || s->proto == SEG_PROTO_UDP)
 		return dport >= s->port_lo && dport <= s->port_hi;
@@ -317,7 +311,7 @@ static void service_entry(const struct seg_service *s, struct shape *sh, struct 
 	*lo = 0;
 	*hi = UINT16_MAX;
 	k->port = 0;
-	k->proto = s->proto == SEG_PROTO_ANY ? 0 : (uint8_t)svc_ipproto[s->proto];
+	k->proto = s->proto == SEG_PROTO_ANY ? 0 : (uint8_t)seg_proto_ipproto(s->proto);
 	if (s->proto == SEG_PROTO_ANY) {
 		sh->svc = SVC_ANY;
 	} else if (ported && s->port_lo == s->port_hi) {
@@ -667,7 +661,7 @@ static bool proto_opened(const struct seg_conduit *c, uint8_t l4proto)
 {
 	for (size_t i = 0; i < c->n_services; i++)
 		if (c->services[i].proto == SEG_PROTO_ANY ||
-		    ((unsigned)c->services[i].proto < SEG_PROTO_COUNT && svc_ipproto[c->services[i].proto] == l4proto))
+		    seg_proto_ipproto(c->services[i].proto) == l4proto)
 			return true;
 	return false;
 }

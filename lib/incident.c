@@ -28,6 +28,7 @@ enum seg_event seg_event_of_nflog(enum seg_nflog_event ev)
 		[SEG_NFLOG_DENIED] = SEG_EVENT_FLOW_DENIED, [SEG_NFLOG_GUARD] = SEG_EVENT_FLOW_DENIED,
 		[SEG_NFLOG_UNZONED] = SEG_EVENT_FLOW_DENIED, [SEG_NFLOG_SPOOFED] = SEG_EVENT_SPOOFED_SOURCE,
 		[SEG_NFLOG_TO_GATEWAY] = SEG_EVENT_TO_GATEWAY, [SEG_NFLOG_ISOLATED] = SEG_EVENT_FLOW_DENIED,
+		[SEG_NFLOG_FROM_GATEWAY] = SEG_EVENT_FLOW_DENIED, [SEG_NFLOG_LINK_SCOPE] = SEG_EVENT_FLOW_DENIED,
 	};
 	return (unsigned)ev < SEG_NFLOG_EVENT_COUNT ? map[ev] : SEG_EVENT_FLOW_DENIED;
 }
@@ -597,7 +598,8 @@ static const char *const cause_text[SEG_NFLOG_EVENT_COUNT] = {
 	[SEG_NFLOG_DENIED] = "denied", [SEG_NFLOG_GUARD] = "denied",
 	[SEG_NFLOG_UNZONED] = "denied (unzoned interface)",
 	[SEG_NFLOG_SPOOFED] = "spoofed source", [SEG_NFLOG_TO_GATEWAY] = "to the gateway",
-	[SEG_NFLOG_ISOLATED] = "denied (zone isolated)",
+	[SEG_NFLOG_ISOLATED] = "denied (zone isolated)", [SEG_NFLOG_FROM_GATEWAY] = "denied (sent by the gateway)",
+	[SEG_NFLOG_LINK_SCOPE] = "denied (link scope)",
 };
 
 /* SEGD_REASON: which rule of the ruleset logged it (the prefix letter). */
@@ -605,13 +607,15 @@ static const char *const reason_text[SEG_NFLOG_EVENT_COUNT] = {
 	[SEG_NFLOG_DENIED] = "no-conduit", [SEG_NFLOG_GUARD] = "model-guard",
 	[SEG_NFLOG_UNZONED] = "unzoned-interface", [SEG_NFLOG_SPOOFED] = "spoof-check",
 	[SEG_NFLOG_TO_GATEWAY] = "gateway-policy", [SEG_NFLOG_ISOLATED] = "isolated",
+	[SEG_NFLOG_FROM_GATEWAY] = "gateway-egress-policy", [SEG_NFLOG_LINK_SCOPE] = "link-scope",
 };
 
 static void message_text(const struct seg_incident *inc, char *buf, size_t len)
 {
-	const char *from = inc->src_zone[0] ? inc->src_zone : inc->overflow ? "*" : "unzoned";
-	const char *to = inc->dst_zone[0] ? inc->dst_zone :
-		inc->cause == SEG_NFLOG_TO_GATEWAY ? "gateway" : inc->overflow ? "*" : "unzoned";
+	bool gw = inc->cause == SEG_NFLOG_TO_GATEWAY || inc->cause == SEG_NFLOG_FROM_GATEWAY ||
+		  inc->cause == SEG_NFLOG_LINK_SCOPE;   /* the side without a zone is the gateway */
+	const char *from = inc->src_zone[0] ? inc->src_zone : inc->overflow ? "*" : gw ? "gateway" : "unzoned";
+	const char *to = inc->dst_zone[0] ? inc->dst_zone : inc->overflow ? "*" : gw ? "gateway" : "unzoned";
 	char flow[256];
 
 	if (inc->overflow)

@@ -3,9 +3,9 @@
 #include <string.h>
 #include "model.h"
 
-static const char *const zone_kinds[] = { "mynumber", "lgwan", "internet", "external" };
+static const char *const zone_kinds[] = { "mynumber", "lgwan", "internet", "external", "gateway" };
 static const char *const conduit_kinds[] = { "specific", "sanitize", "screen", "egress" };
-static const char *const protos[] = { "tcp", "udp", "icmp", "icmpv6", "any" };
+static const char *const protos[] = { "tcp", "udp", "icmp", "icmpv6", "any", "vrrp" };
 
 const char *seg_zone_kind_name(enum seg_zone_kind k)
 {
@@ -30,6 +30,21 @@ int seg_zone_find(const struct seg_config *cfg, const char *name)
 	return -1;
 }
 
+int seg_gateway_zone(const struct seg_config *cfg)
+{
+	return cfg->n_zones && cfg->zones[cfg->n_zones - 1].kind == SEG_ZONE_GATEWAY ? (int)cfg->n_zones - 1 : -1;
+}
+
+bool seg_zone_is_gateway(const struct seg_config *cfg, size_t z)
+{
+	return z < cfg->n_zones && cfg->zones[z].kind == SEG_ZONE_GATEWAY;
+}
+
+size_t seg_zone_count(const struct seg_config *cfg)
+{
+	return cfg->n_zones - (seg_gateway_zone(cfg) >= 0);
+}
+
 static void zone_free(struct seg_zone *z)
 {
 	free(z->name);
@@ -38,6 +53,7 @@ static void zone_free(struct seg_zone *z)
 	free(z->ifaces);
 	free(z->nets);
 	free(z->gw_services);
+	free(z->link_services);
 }
 
 static void conduit_free(struct seg_conduit *c)
@@ -58,6 +74,10 @@ static void settings_free(struct seg_settings *s)
 	free(s->control_socket);
 	free(s->control_group);
 	free(s->state_dir);
+	free(s->gateway_addrs);
+	for (size_t i = 0; i < s->n_mgmt_ifaces; i++)
+		free(s->mgmt_ifaces[i]);
+	free(s->mgmt_ifaces);
 }
 
 void seg_config_free(struct seg_config *cfg)

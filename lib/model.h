@@ -44,8 +44,18 @@ enum seg_zone_kind {
 	SEG_ZONE_LGWAN,
 	SEG_ZONE_INTERNET,
 	SEG_ZONE_EXTERNAL,
+	/* The gateway itself as a party of the model (firewalld's HOST zone,
+	 * Shorewall's $FW): never declared, added by the parser after the
+	 * declared zones when a conduit is written from "gateway". It has no
+	 * interfaces and no networks; its conduits say what the gateway may
+	 * send. */
+	SEG_ZONE_GATEWAY,
 	SEG_ZONE_KIND_COUNT
 };
+
+/* The name a conduit writes for the gateway; reserved for zones. */
+#define SEG_GATEWAY_NAME "gateway"
+
 
 enum seg_conduit_kind {
 	SEG_CONDUIT_SPECIFIC,      /* 特定通信 */
@@ -62,6 +72,7 @@ enum seg_proto {
 	SEG_PROTO_ICMP,
 	SEG_PROTO_ICMPV6,
 	SEG_PROTO_ANY,
+	SEG_PROTO_VRRP,            /* protocol 112: VRRP (keepalived), link-scoped */
 	SEG_PROTO_COUNT
 };
 
@@ -99,6 +110,12 @@ struct seg_zone {
 	bool catchall4, catchall6;   /* external zone covering all of IPv4 / IPv6 */
 	struct seg_service *gw_services;
 	size_t n_gw_services;
+	/* Link-scoped protocols the gateway exchanges with this zone's links
+	 * (VRRP, DHCPv6, ...): accepted from link-local and zone sources, and
+	 * sent by the gateway to link-scope destinations (fe80::/10, ff02::/16,
+	 * 224.0.0.0/24) on the zone's interfaces. Never forwarded. */
+	struct seg_service *link_services;
+	size_t n_link_services;
 	int line;
 	/* Runtime state, not configuration: `segctl isolate` cuts the zone off
 	 * from every other zone, conduits included. The daemon sets it before
@@ -149,6 +166,16 @@ struct seg_settings {
 	/* Every My Number host of a conduit must carry its MAC (the guideline
 	 * limits My Number's connections by MAC, IP address and port). */
 	bool require_mac_for_mynumber;
+	/* The gateway's own addresses, for `segctl explain` away from the
+	 * gateway (on it, the live interfaces tell them). Host prefixes. */
+	struct seg_prefix *gateway_addrs;
+	size_t n_gateway_addrs;
+	/* Interfaces of no zone through which the gateway is managed: traffic
+	 * to and from the gateway through them is left to the host's firewall;
+	 * nothing is forwarded through them. Every other unzoned interface is
+	 * denied and logged, to the gateway as for forwarding. */
+	char **mgmt_ifaces;
+	size_t n_mgmt_ifaces;
 	int line;
 };
 
@@ -169,5 +196,10 @@ const char *seg_zone_kind_name(enum seg_zone_kind k);
 const char *seg_conduit_kind_name(enum seg_conduit_kind k);
 const char *seg_proto_name(enum seg_proto p);
 int seg_zone_find(const struct seg_config *cfg, const char *name); /* index or -1 */
+/* The gateway pseudo-zone's index (always the last zone), or -1. */
+int seg_gateway_zone(const struct seg_config *cfg);
+bool seg_zone_is_gateway(const struct seg_config *cfg, size_t z);
+/* The zones the configuration declares (n_zones without the gateway). */
+size_t seg_zone_count(const struct seg_config *cfg);
 
 #endif

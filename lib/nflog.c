@@ -65,6 +65,7 @@ bool seg_nflog_usable(enum seg_nflog_status st)
 static const char event_letters[SEG_NFLOG_EVENT_COUNT] = {
 	[SEG_NFLOG_DENIED] = 'D', [SEG_NFLOG_GUARD] = 'M', [SEG_NFLOG_UNZONED] = 'U',
 	[SEG_NFLOG_SPOOFED] = 'S', [SEG_NFLOG_TO_GATEWAY] = 'G', [SEG_NFLOG_ISOLATED] = 'I',
+	[SEG_NFLOG_FROM_GATEWAY] = 'O', [SEG_NFLOG_LINK_SCOPE] = 'L',
 };
 
 char seg_nflog_event_letter(enum seg_nflog_event ev)
@@ -134,7 +135,8 @@ static bool parse_zone_field(const char *tok, char *out)
 
 /* Which zone fields each event must carry (design.md, compile.c): a denied
  * flow names both zones; a spoofed source (in the forward chain also its
- * destination zone) and a packet to the gateway name the arrival zone. */
+ * destination zone) and a packet to the gateway name the arrival zone; a
+ * packet from the gateway its zone, a link-scope one the zone of its link. */
 static bool zones_fit_event(const struct seg_nflog_rec *r)
 {
 	switch (r->event) {
@@ -145,6 +147,10 @@ static bool zones_fit_event(const struct seg_nflog_rec *r)
 	case SEG_NFLOG_SPOOFED:
 	case SEG_NFLOG_TO_GATEWAY:
 		return r->from[0];
+	case SEG_NFLOG_FROM_GATEWAY:
+		return r->to[0] && !r->from[0];
+	case SEG_NFLOG_LINK_SCOPE:
+		return !r->from[0] != !r->to[0];
 	default:
 		return true;
 	}

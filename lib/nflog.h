@@ -32,6 +32,8 @@ enum seg_nflog_event {
 	SEG_NFLOG_SPOOFED,       /* S: source address not of the arrival zone */
 	SEG_NFLOG_TO_GATEWAY,    /* G: to the gateway itself */
 	SEG_NFLOG_ISOLATED,      /* I: from or to a zone cut off by `segctl isolate` */
+	SEG_NFLOG_FROM_GATEWAY,  /* O: sent by the gateway itself, no conduit from it holds it */
+	SEG_NFLOG_LINK_SCOPE,    /* L: link-local or link multicast not in the zone's link_services */
 	SEG_NFLOG_EVENT_COUNT
 };
 

@@ -110,7 +110,8 @@ int seg_nftb_chain(struct seg_nft_batch *b, const struct seg_plan *p, uint32_t c
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
 	if (c->hook != SEG_HOOK_NONE) {
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM,
-				    c->hook == SEG_HOOK_FORWARD ? NF_INET_FORWARD : NF_INET_LOCAL_IN);
+				    c->hook == SEG_HOOK_FORWARD ? NF_INET_FORWARD :
+				    c->hook == SEG_HOOK_INPUT ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT);
 		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, 0);
 		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, c->policy_drop ? NF_DROP : NF_ACCEPT);
@@ -476,6 +477,18 @@ static int e_verdict(struct nftnl_rule *r, int verdict)
 	return add_expr(r, e);
 }
 
+static int e_goto(struct nftnl_rule *r, const char *chain)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_GOTO);
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	}
+	return add_expr(r, e);
+}
+
 /* Register of a concatenation component at 32-bit word w, named as nft does. */
 static uint32_t reg_at(size_t w)
 {
@@ -565,7 +578,8 @@ static int e_lookup(struct lin *l, const struct seg_plan *p, const struct seg_pl
 static int lin_cond(struct lin *l, const struct seg_plan *p, const struct seg_plan_cond *c)
 {
 	static const uint8_t reply = 1, original = 0;      /* IP_CT_DIR_REPLY, _ORIGINAL (not in uapi) */
-	static const uint32_t related = NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
+	static const uint32_t zero = 0;
+	uint32_t state = NF_CT_STATE_BIT(c->kind == SEG_C_CT_RELATED ? IP_CT_RELATED : IP_CT_ESTABLISHED);
 
 	switch (c->kind) {
 	case SEG_C_NFPROTO:
@@ -574,14 +588,15 @@ static int lin_cond(struct lin *l, const struct seg_plan *p, const struct seg_pl
 		return e_ct(l->r, NFT_CT_DIRECTION) < 0 ? -ENOMEM : seg_nx_cmp(l->r, NFT_CMP_EQ, &reply, 1);
 	case SEG_C_CT_ORIGINAL:
 		return e_ct(l->r, NFT_CT_DIRECTION) < 0 ? -ENOMEM : seg_nx_cmp(l->r, NFT_CMP_EQ, &original, 1);
-	case SEG_C_CT_RELATED: {
+	case SEG_C_CT_RELATED:
+	case SEG_C_CT_ESTABLISHED: {
 		struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 		if (e_ct(l->r, NFT_CT_STATE) < 0 || !e)
 			return -ENOMEM;
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &related, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &state, 4);
 		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
 		nftnl_rule_add_expr(l->r, e);
 		return seg_nx_cmp(l->r, NFT_CMP_NEQ, &zero, 4);
@@ -638,6 +653,8 @@ int seg_nftb_rule(struct seg_nft_batch *b, const struct seg_plan *p, uint32_t ci
 		r = e_verdict(l.r, NF_ACCEPT);
 	else if (r == 0 && rule->action == SEG_A_DROP)
 		r = lin_drop(&l, p, rule);
+	else if (r == 0 && rule->action == SEG_A_GOTO)
+		r = e_goto(l.r, p->chains[rule->target].name);
 	if (r == 0) {
 		/* with a position and without APPEND the kernel inserts before it */
 		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWRULE, NFPROTO_INET,

@@ -33,7 +33,7 @@ static const char *const field_names[SEG_F_COUNT] = {
 };
 
 static const char *const hook_names[] = {
-	[SEG_HOOK_NONE] = NULL, [SEG_HOOK_FORWARD] = "forward", [SEG_HOOK_INPUT] = "input",
+	[SEG_HOOK_NONE] = NULL, [SEG_HOOK_FORWARD] = "forward", [SEG_HOOK_INPUT] = "input", [SEG_HOOK_OUTPUT] = "output",
 };
 
 /* A bounded string builder: output is cut, never overrun. */
@@ -175,6 +175,9 @@ static void fmt_cond(struct sb *b, const struct seg_plan *p, const struct seg_pl
 	case SEG_C_CT_RELATED:
 		sb_add(b, "ct state related");
 		break;
+	case SEG_C_CT_ESTABLISHED:
+		sb_add(b, "ct state established");
+		break;
 	case SEG_C_LOOKUP:
 		fmt_fields(b, c);
 		sb_add(b, " %s@%s", c->invert ? "!= " : "", p->sets[c->set].name);
@@ -202,6 +205,8 @@ void seg_plan_format_rule(const struct seg_plan *plan, const struct seg_plan_rul
 		sb_add(&b, "%saccept", sep);
 	else if (r->action == SEG_A_COUNT_ACCEPT)
 		sb_add(&b, "%scounter accept", sep);
+	else if (r->action == SEG_A_GOTO)
+		sb_add(&b, "%sgoto %s", sep, plan->chains[r->target].name);
 	else if (r->action == SEG_A_DROP)
 		sb_add(&b, "%scounter log prefix \"%s\" group %u drop", sep, r->log_prefix,
 		       (unsigned)plan->log_group);

@@ -90,6 +90,7 @@ enum seg_cond_kind {
 	SEG_C_CT_REPLY,       /* ct direction reply */
 	SEG_C_CT_ORIGINAL,    /* ct direction original */
 	SEG_C_CT_RELATED,     /* ct state related */
+	SEG_C_CT_ESTABLISHED, /* ct state established */
 	SEG_C_LOOKUP,         /* fields [!=] @set */
 	SEG_C_VMAP,           /* fields vmap @set (ends the rule) */
 };
@@ -108,6 +109,7 @@ enum seg_plan_action {
 	SEG_A_ACCEPT,
 	SEG_A_DROP,           /* counter, log prefix .. group .., drop */
 	SEG_A_COUNT_ACCEPT,   /* counter accept: a base chain's last word (never its policy) */
+	SEG_A_GOTO,           /* goto chains[target] (a chain that ends in its own verdict) */
 };
 
 #define SEG_PLAN_MAX_CONDS 3
@@ -117,11 +119,12 @@ struct seg_plan_rule {
 	size_t n_c;
 	enum seg_plan_action action;
 	char *log_prefix;                /* SEG_A_DROP: "segd <E> <from> <to>" */
+	uint32_t target;                 /* SEG_A_GOTO: index into plan->chains */
 	int line;
 	uint32_t id;
 };
 
-enum seg_plan_hook { SEG_HOOK_NONE, SEG_HOOK_FORWARD, SEG_HOOK_INPUT };
+enum seg_plan_hook { SEG_HOOK_NONE, SEG_HOOK_FORWARD, SEG_HOOK_INPUT, SEG_HOOK_OUTPUT };
 
 struct seg_plan_chain {
 	char *name;

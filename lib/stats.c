@@ -14,10 +14,11 @@ static const char *const event_names[SEG_NFLOG_EVENT_COUNT] = {
 	[SEG_NFLOG_DENIED] = "flow-denied", [SEG_NFLOG_GUARD] = "model-guard",
 	[SEG_NFLOG_UNZONED] = "unzoned", [SEG_NFLOG_SPOOFED] = "spoofed-source",
 	[SEG_NFLOG_TO_GATEWAY] = "to-gateway", [SEG_NFLOG_ISOLATED] = "isolated",
+	[SEG_NFLOG_FROM_GATEWAY] = "from-gateway", [SEG_NFLOG_LINK_SCOPE] = "link-scope",
 };
 
 /* A new event letter must get its name here (a NULL would reach strcmp). */
-_Static_assert(SEG_NFLOG_EVENT_COUNT == 6, "name every NFLOG event in event_names");
+_Static_assert(SEG_NFLOG_EVENT_COUNT == 8, "name every NFLOG event in event_names");
 
 const char *seg_drop_event_name(enum seg_nflog_event ev)
 {

@@ -45,6 +45,9 @@ static const struct seg_check_info checks[SEG_CHECK_COUNT] = {
 		"トンネル通信を運ぶサービスの警告", "7(6)" },
 	[SEG_CHECK_DUPLICATES] = { "duplicates", "no two conduits open the same (warning)", "重複した通信路の警告",
 		"7(9)" },
+	[SEG_CHECK_GATEWAY] = { "gateway", "the gateway sends only what conduits from it name, relays nothing "
+		"between mynumber and the Internet side, and offers mynumber zones only named, capped services",
+		"ゲートウェイ自身の通信: 中継の禁止", "7(3)①" },
 };
 
 const struct seg_check_info *seg_check_info(enum seg_check c)
@@ -560,12 +563,40 @@ static void check_families(const struct seg_conduit *c, struct seg_diags *d)
 		    "with IPv6) — it could never match; give both sides addresses of one family", c->name);
 }
 
+/* A conduit from the gateway: what the gateway itself may send (its DNS,
+ * NTP and updates to the security cloud, logs to a management host). It
+ * sends from its own addresses, so it names no sources; to the security
+ * cloud it is egress, to every other zone specific; width.c judges it by
+ * the zone it goes to. */
+static void check_gateway_conduit(const struct seg_conduit *c, const struct seg_zone *t, struct seg_diags *d)
+{
+	enum seg_conduit_kind want = t->kind == SEG_ZONE_EXTERNAL ? SEG_CONDUIT_EGRESS : SEG_CONDUIT_SPECIFIC;
+
+	d->check = SEG_CHECK_GATEWAY;
+	if (c->srcs_given)
+		ERR(d, c->line, "conduit '%s': a conduit from the gateway names no sources — the gateway sends from "
+		    "its own addresses; remove 'sources'", c->name);
+	if (!c->dsts_given)
+		ERR(d, c->line, "conduit '%s': 'destinations' is missing — a conduit from the gateway names the "
+		    "hosts it reaches in zone '%s' (its resolvers, time servers, proxies), never the whole zone",
+		    c->name, t->name);
+	d->check = SEG_CHECK_KINDS;
+	if (c->kind != want)
+		ERR(d, c->line, "conduit '%s': a conduit from the gateway to %s zone '%s' is kind \"%s\", not \"%s\" "
+		    "— write kind = \"%s\"; (see KINDS in segd.conf(5))", c->name, seg_zone_kind_name(t->kind),
+		    t->name, seg_conduit_kind_name(want), seg_conduit_kind_name(c->kind), seg_conduit_kind_name(want));
+}
+
 /* The three-layer model's rules 1-3 on one conduit's zone pair and shape. */
 static void check_model(const struct seg_config *cfg, const struct seg_conduit *c, struct seg_diags *d)
 {
 	const struct seg_zone *f = &cfg->zones[c->from], *t = &cfg->zones[c->to];
 	const char *kind = seg_conduit_kind_name(c->kind);
 
+	if (f->kind == SEG_ZONE_GATEWAY) {
+		check_gateway_conduit(c, t, d);
+		return;
+	}
 	if ((is_mynumber(f) && is_outside(t)) || (is_outside(f) && is_mynumber(t))) {
 		d->check = SEG_CHECK_RULE1;
 		ERR(d, c->line, "conduit '%s': no conduit may join a mynumber zone and an %s zone ('%s' -> '%s', "
@@ -681,12 +712,17 @@ static void check_conduit(const struct seg_config *cfg, const struct seg_zonemap
 static void check_gateway_services(const struct seg_config *cfg, struct seg_diags *d)
 {
 	d->check = SEG_CHECK_ZONES;
-	for (size_t i = 0; i < cfg->n_zones; i++)
-		for (size_t k = 0; k < cfg->zones[i].n_gw_services; k++)
-			if (cfg->zones[i].gw_services[k].proto == SEG_PROTO_ANY)
-				ERR(d, cfg->zones[i].gw_services[k].line, "zone '%s': gateway service 'any' would open "
-				    "the gateway itself to the zone — name the services, e.g. \"tcp/22\"",
-				    zname(&cfg->zones[i]));
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct seg_zone *z = &cfg->zones[i];
+		for (size_t k = 0; k < z->n_gw_services + z->n_link_services; k++) {
+			bool gw = k < z->n_gw_services;
+			const struct seg_service *s = gw ? &z->gw_services[k] : &z->link_services[k - z->n_gw_services];
+			if (s->proto == SEG_PROTO_ANY)
+				ERR(d, s->line, "zone '%s': %s 'any' would open the gateway itself to the zone — name "
+				    "the services, e.g. \"%s\"", zname(z), gw ? "gateway service" : "link service",
+				    gw ? "tcp/22" : "vrrp");
+		}
+	}
 }
 
 /* ---- zones by what they cover ---- */
@@ -860,6 +896,7 @@ void seg_config_validate(struct seg_config *cfg, int64_t today, struct seg_diags
 		check_conduit(cfg, &map, &cfg->conduits[i], today, d);
 	seg_zonemap_free(&map);
 	seg_check_paths(cfg, d);
+	seg_check_gateway(cfg, d);
 	seg_check_macs(cfg, d);
 	check_duplicate_conduits(cfg, d);
 	d->check = SEG_CHECK_FORM;

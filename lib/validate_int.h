@@ -17,5 +17,8 @@ void seg_check_width(const struct seg_config *cfg, const struct seg_conduit *c, 
 void seg_check_macs(const struct seg_config *cfg, struct seg_diags *d);
 /* Hosts that are parties of a mynumber conduit and of an lgwan <-> outside one. */
 void seg_check_paths(const struct seg_config *cfg, struct seg_diags *d);
+/* The gateway as a party: its conduits, its settings, no relay through it,
+ * the services it offers a mynumber zone. */
+void seg_check_gateway(const struct seg_config *cfg, struct seg_diags *d);
 
 #endif

@@ -42,6 +42,8 @@ static enum regime regime_of(const struct seg_config *cfg, const struct seg_cond
 	bool f_out = f == SEG_ZONE_INTERNET || f == SEG_ZONE_EXTERNAL;
 	bool t_out = t == SEG_ZONE_INTERNET || t == SEG_ZONE_EXTERNAL;
 
+	if (f == SEG_ZONE_GATEWAY)   /* what the gateway sends: judged by where it goes */
+		return t == SEG_ZONE_MYNUMBER ? REG_MYNUMBER : t_out ? REG_EGRESS : REG_NONE;
 	if (f == SEG_ZONE_MYNUMBER || t == SEG_ZONE_MYNUMBER)
 		return REG_MYNUMBER;
 	if ((f == SEG_ZONE_LGWAN && t_out) || (f_out && t == SEG_ZONE_LGWAN))
@@ -168,8 +170,7 @@ static const struct tunnel_port {
 };
 
 /* One warning per service, naming every tunnel port it opens. */
-static void warn_tunnels(const struct seg_conduit *c, const struct seg_service *s, const char *svc,
-			 struct seg_diags *d)
+static void warn_tunnels(const char *who, const struct seg_service *s, const char *svc, struct seg_diags *d)
 {
 	char list[512];
 	size_t len = 0;
@@ -185,8 +186,8 @@ static void warn_tunnels(const struct seg_conduit *c, const struct seg_service *
 			len += (size_t)w;
 	}
 	if (len)
-		WARN(d, s->line, "conduit '%s': service '%s' opens %s, which carr%s tunnels — a tunnel takes any "
-		     "traffic past the model; remove it unless the approval names it", c->name, svc, list,
+		WARN(d, s->line, "%s: service '%s' opens %s, which carr%s tunnels — a tunnel takes any "
+		     "traffic past the model; remove it unless the approval names it", who, svc, list,
 		     strchr(list, ',') ? "y" : "ies");
 }
 
@@ -215,8 +216,9 @@ static void check_services(const struct seg_config *cfg, const struct seg_condui
 {
 	bool screen_in = reg == REG_MYNUMBER && c->kind == SEG_CONDUIT_SCREEN;
 	uint64_t ports = 0;
-	char a[32];
+	char a[32], who[SEG_MAX_NAME + 16];
 
+	snprintf(who, sizeof(who), "conduit '%s'", c->name);
 	for (size_t i = 0; i < c->n_services; i++) {
 		const struct seg_service *s = &c->services[i];
 		seg_service_format(s, a, sizeof(a));
@@ -232,7 +234,7 @@ static void check_services(const struct seg_config *cfg, const struct seg_condui
 			    "(1494, 2598), PCoIP (4172), Blast (22443) or DCV (8443)", c->name, a);
 		if (reg <= REG_RELAY) {
 			d->check = SEG_CHECK_TUNNELS;
-			warn_tunnels(c, s, a, d);
+			warn_tunnels(who, s, a, d);
 			d->check = regime_check[reg];
 		}
 	}
@@ -443,4 +445,121 @@ void seg_check_macs(const struct seg_config *cfg, struct seg_diags *d)
 		    "write the same one everywhere", a, m1, m2, v[i - 1]->line);
 	}
 	free(v);
+}
+
+/* ---- the gateway as a party ---- */
+
+static bool any_conduit_from_gateway_to(const struct seg_config *cfg, bool outside, const struct seg_conduit **ret)
+{
+	for (size_t i = 0; i < cfg->n_conduits; i++) {
+		const struct seg_conduit *c = &cfg->conduits[i];
+		if (!c->name || c->from >= cfg->n_zones || c->to >= cfg->n_zones || c->expired ||
+		    !seg_zone_is_gateway(cfg, c->from))
+			continue;
+		enum seg_zone_kind t = cfg->zones[c->to].kind;
+		if (outside ? is_outside_kind(t) : t == SEG_ZONE_MYNUMBER) {
+			*ret = c;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A zone whose hosts may open connections to the gateway. */
+static bool offers_services(const struct seg_zone *z)
+{
+	return z->n_gw_services > 0 || z->n_link_services > 0;
+}
+
+/* Model rule 1 through the gateway: a resolver, proxy or relay on it that
+ * takes connections from one side and opens them to the other carries My
+ * Number data past the model. So the gateway may not both accept
+ * connections from a mynumber zone and open connections to an internet or
+ * external one, nor the other way round. */
+static void check_relay(const struct seg_config *cfg, struct seg_diags *d)
+{
+	const struct seg_conduit *c;
+
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct seg_zone *z = &cfg->zones[i];
+		if (!offers_services(z))
+			continue;
+		bool mn = z->kind == SEG_ZONE_MYNUMBER;
+		if (!(mn || is_outside_kind(z->kind)) || !any_conduit_from_gateway_to(cfg, mn, &c))
+			continue;
+		int line = z->n_gw_services ? z->gw_services[0].line : z->link_services[0].line;
+		ERR(d, c->line, "conduit '%s' lets the gateway open connections to %s zone '%s', while %s zone '%s' "
+		    "may connect to the gateway (its gateway_services or link_services): a service on the gateway "
+		    "could relay between My Number and the Internet side (rule 1) — remove the conduit or the zone's "
+		    "services (manage the gateway through settings.management_interfaces)", c->name,
+		    seg_zone_kind_name(cfg->zones[c->to].kind), cfg->zones[c->to].name, seg_zone_kind_name(z->kind),
+		    z->name);
+		NOTE(d, line, "zone '%s' opens the gateway here", z->name);
+	}
+}
+
+/* What a mynumber zone may reach on the gateway, by the width rules of a
+ * mynumber conduit: named services (no bare icmp), at most max_ports ports,
+ * tunnels warned. 'any' is refused in every zone (validate.c). */
+static void check_zone_services(const struct seg_config *cfg, const struct seg_zone *z, const struct seg_service *v,
+				size_t n, const char *key, struct seg_diags *d)
+{
+	uint64_t ports = 0;
+	char a[32], who[SEG_MAX_NAME + 48];
+
+	snprintf(who, sizeof(who), "zone '%s': %s", z->name, key);
+	for (size_t i = 0; i < n; i++) {
+		seg_service_format(&v[i], a, sizeof(a));
+		if ((v[i].proto == SEG_PROTO_ICMP || v[i].proto == SEG_PROTO_ICMPV6) && !v[i].typed)
+			ERR(d, v[i].line, "%s '%s' opens every %s type of the gateway to a mynumber zone — name the "
+			    "query: \"%s/echo-request\"", who, a, v[i].proto == SEG_PROTO_ICMP ? "ICMP" : "ICMPv6",
+			    seg_proto_name(v[i].proto));
+		if (v[i].proto == SEG_PROTO_TCP || v[i].proto == SEG_PROTO_UDP)
+			ports += (uint64_t)v[i].port_hi - v[i].port_lo + 1;
+		d->check = SEG_CHECK_TUNNELS;
+		warn_tunnels(who, &v[i], a, d);
+		d->check = SEG_CHECK_GATEWAY;
+	}
+	if (ports > cfg->settings.max_ports)
+		ERR(d, v[0].line, "%s open %llu ports of the gateway to a mynumber zone, more than "
+		    "settings.max_ports (%u) — list the ports the gateway's services use", who,
+		    (unsigned long long)ports, cfg->settings.max_ports);
+}
+
+static void check_gateway_settings(const struct seg_config *cfg, struct seg_diags *d)
+{
+	const struct seg_settings *s = &cfg->settings;
+	char a[64];
+
+	for (size_t i = 0; i < s->n_gateway_addrs; i++) {
+		const struct seg_prefix *p = &s->gateway_addrs[i];
+		seg_prefix_format(p, a, sizeof(a));
+		if (!seg_is_host(p) || p->has_mac)
+			ERR(d, p->line, "settings: gateway_addresses '%s' is not a single address — list the "
+			    "gateway's own addresses, e.g. \"10.20.0.1\"", a);
+	}
+	for (size_t i = 0; i < s->n_mgmt_ifaces; i++)
+		for (size_t z = 0; z < cfg->n_zones; z++)
+			for (size_t k = 0; k < cfg->zones[z].n_ifaces; k++)
+				if (strcmp(cfg->zones[z].ifaces[k], s->mgmt_ifaces[i]) == 0)
+					ERR(d, s->line, "settings: management interface '%s' is also an interface of zone "
+					    "'%s' — a management interface belongs to no zone; remove it from one list",
+					    s->mgmt_ifaces[i], cfg->zones[z].name);
+}
+
+void seg_check_gateway(const struct seg_config *cfg, struct seg_diags *d)
+{
+	d->check = SEG_CHECK_GATEWAY;
+	check_gateway_settings(cfg, d);
+	check_relay(cfg, d);
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct seg_zone *z = &cfg->zones[i];
+		if (z->kind != SEG_ZONE_MYNUMBER || !z->name)
+			continue;
+		if (z->n_gw_services)
+			check_zone_services(cfg, z, z->gw_services, z->n_gw_services, "gateway_services", d);
+		if (z->n_link_services)
+			check_zone_services(cfg, z, z->link_services, z->n_link_services, "link_services", d);
+	}
+	d->check = SEG_CHECK_FORM;
 }

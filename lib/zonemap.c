@@ -7,6 +7,12 @@
  * then hands each address to the innermost prefix holding it. A catch-all
  * external zone is simply the prefix of length 0 at the bottom of that stack,
  * so it owns whatever no other zone owns without any special case.
+ *
+ * Link scope and multicast belong to no zone, catch-all or not (reserved[]):
+ * fe80::/10 is the link itself (a router never forwards it, so a packet from
+ * it came from the wire it arrived on), ff00::/8 and 224.0.0.0/4 are groups,
+ * 255.255.255.255 the local broadcast. Without this, DHCPv6, VRRPv3 or
+ * OSPFv3 from a link-local address would be "from the security cloud".
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -96,9 +102,15 @@ static bool zone_catchall(const struct seg_zone *z, int family)
 	return family == AF_INET ? z->catchall4 : z->catchall6;
 }
 
+static const struct { int family; uint8_t len; uint8_t addr[16]; } reserved[] = {
+	{ AF_INET6, 10, { 0xfe, 0x80 } }, { AF_INET6, 8, { 0xff } },
+	{ AF_INET, 4, { 224 } }, { AF_INET, 32, { 255, 255, 255, 255 } },
+};
+#define N_RESERVED (sizeof(reserved) / sizeof(reserved[0]))
+
 static size_t count_nets(const struct seg_config *cfg)
 {
-	size_t n = 0;
+	size_t n = N_RESERVED;
 
 	for (size_t i = 0; i < cfg->n_zones; i++)
 		n += cfg->zones[i].n_nets + 2;
@@ -111,6 +123,8 @@ static size_t collect_nets(const struct seg_config *cfg, struct net *v)
 	static const int families[] = { AF_INET, AF_INET6 };
 	size_t n = 0;
 
+	for (size_t i = 0; i < N_RESERVED; i++)   /* zone -1: no zone */
+		fill_net(&v[n++], reserved[i].family, reserved[i].len, reserved[i].addr, -1);
 	for (size_t i = 0; i < cfg->n_zones; i++) {
 		const struct seg_zone *z = &cfg->zones[i];
 		for (size_t k = 0; k < 2; k++)

@@ -213,7 +213,7 @@ if [ -x "$SEGCTL" ]; then
 	SERVER_PID=$!
 	for ((i = 0; i < 50; i++)); do [ -S "$TMP/ctl.sock" ] && break; sleep 0.1; done
 	if "$SEGCTL" -c "$CONF" stats >"$TMP/s.out" 2>"$TMP/s.err" &&
-	   grep -Eq '^dns +a +b +7 +896$' "$TMP/s.out" && grep -Eq '^a +b +4( +0){5} +[0-9]+$' "$TMP/s.out"; then
+	   grep -Eq '^dns +a +b +7 +896$' "$TMP/s.out" && grep -Eq '^a +b +4( +0){7} +[0-9]+$' "$TMP/s.out"; then
 		ok "segctl stats: the conduit and zone-pair rows"
 	else bad "segctl stats:"; cat "$TMP/s.out" "$TMP/s.err" | sed 's/^/       /'; fi
 	if "$SEGCTL" -c "$CONF" --json stats | python3 -c '

@@ -29,6 +29,7 @@ static const char *const golden_configs[] = {
 	TEST_CONFIGS "/good/mixed-families.conf",
 	TEST_CONFIGS "/good/lgwan-to-lgwan-any.conf",
 	TEST_CONFIGS "/good/mac-binding.conf",
+	TEST_CONFIGS "/good/gateway-egress.conf",
 };
 
 static struct seg_plan *compile_file(const char *path, struct seg_config **ret_cfg, struct seg_zonemap *map)

@@ -166,7 +166,9 @@ static void check_rule_msg(struct walk *w, const struct nlmsghdr *nlh)
 	ck_assert_str_eq(nftnl_expr_get_str(last, NFTNL_EXPR_NAME), want);
 	if (pr->action != SEG_A_NONE)
 		ck_assert_int_eq((int)nftnl_expr_get_u32(last, NFTNL_EXPR_IMM_VERDICT),
-				 pr->action == SEG_A_DROP ? NF_DROP : NF_ACCEPT);
+				 pr->action == SEG_A_DROP ? NF_DROP : pr->action == SEG_A_GOTO ? NFT_GOTO : NF_ACCEPT);
+	if (pr->action == SEG_A_GOTO)
+		ck_assert_str_eq(nftnl_expr_get_str(last, NFTNL_EXPR_IMM_CHAIN), w->p->chains[pr->target].name);
 	w->rules++;
 	nftnl_rule_free(r);
 }

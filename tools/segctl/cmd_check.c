@@ -23,7 +23,7 @@ static void print_json(const struct seg_diags *d, const struct seg_config *cfg, 
 	fprintf(f, "%zu", d->n_warnings);
 	if (cfg) {
 		seg_json_key(f, &first, "zones");
-		fprintf(f, "%zu", cfg->n_zones);
+		fprintf(f, "%zu", seg_zone_count(cfg));
 		seg_json_key(f, &first, "conduits");
 		fprintf(f, "%zu", cfg->n_conduits);
 	}
@@ -51,7 +51,7 @@ static void print_summary(const struct seg_diags *d, const struct seg_config *cf
 		expired += cfg->conduits[i].expired;
 	if (cfg)
 		fprintf(f, "%s: ok: %zu zones, %zu conduits (%zu expired, not installed), %zu warning%s\n",
-			d->file, cfg->n_zones, cfg->n_conduits, expired, d->n_warnings,
+			d->file, seg_zone_count(cfg), cfg->n_conduits, expired, d->n_warnings,
 			d->n_warnings == 1 ? "" : "s");
 	else
 		fprintf(f, "%s: %zu error%s, %zu warning%s — nothing would be installed; the running rules "

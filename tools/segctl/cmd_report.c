@@ -181,7 +181,7 @@ static void text_model(FILE *f, const struct seg_report *r)
 		fprintf(f, "    INVALID: %zu error%s — nothing of it can be installed\n", r->diags.n_errors,
 			r->diags.n_errors == 1 ? "" : "s");
 	} else {
-		fprintf(f, "    VALID: %zu zones, %zu conduits\n", r->cfg->n_zones, r->cfg->n_conduits);
+		fprintf(f, "    VALID: %zu zones, %zu conduits\n", seg_zone_count(r->cfg), r->cfg->n_conduits);
 		fprintf(f, "    %zu warning%s, %zu note%s\n", r->diags.n_warnings, r->diags.n_warnings == 1 ? "" : "s",
 			r->diags.n - r->diags.n_errors - r->diags.n_warnings,
 			r->diags.n - r->diags.n_errors - r->diags.n_warnings == 1 ? "" : "s");

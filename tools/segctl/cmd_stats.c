@@ -18,7 +18,7 @@
 /* Columns of the zone-pair table, in this order. */
 static const enum seg_nflog_event columns[] = {
 	SEG_NFLOG_DENIED, SEG_NFLOG_GUARD, SEG_NFLOG_ISOLATED, SEG_NFLOG_SPOOFED, SEG_NFLOG_TO_GATEWAY,
-	SEG_NFLOG_UNZONED,
+	SEG_NFLOG_FROM_GATEWAY, SEG_NFLOG_LINK_SCOPE, SEG_NFLOG_UNZONED,
 };
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 

@@ -225,6 +225,9 @@ static const struct { char letter; const char *event, *what; } prefixes[] = {
 	{ 'U', "flow-denied", "an interface outside every zone" },
 	{ 'S', "spoofed-source", "source address not in the arrival interface's zone" },
 	{ 'G', "to-gateway", "service not open on the gateway" },
+	{ 'I', "flow-denied", "a zone cut off by segctl isolate" },
+	{ 'O', "flow-denied", "sent by the gateway itself; no conduit from the gateway holds it" },
+	{ 'L', "flow-denied", "link scope (link-local, link multicast) not in the zone's link_services" },
 };
 
 static void describe_prefix(const char *prefix, const char **event, const char **what)

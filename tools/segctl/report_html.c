@@ -201,7 +201,7 @@ static void html_model(FILE *f, const struct seg_report *r)
 	fprintf(f, "<div class=\"verdict\"><span class=\"pill p-%s\">%s</span> %zu errors, %zu warnings",
 		r->cfg ? "ok" : "bad", r->cfg ? "valid" : "INVALID", r->diags.n_errors, r->diags.n_warnings);
 	if (r->cfg)
-		fprintf(f, " — %zu zones, %zu conduits", r->cfg->n_zones, r->cfg->n_conduits);
+		fprintf(f, " — %zu zones, %zu conduits", seg_zone_count(r->cfg), r->cfg->n_conduits);
 	fputs("</div><table class=\"t\" style=\"margin-top:10px\"><tr><th>check</th><th>result</th>"
 	      "<th>what it asks / 内容</th><th>clause</th></tr>", f);
 	for (int c = 0; c < SEG_CHECK_COUNT; c++) {
