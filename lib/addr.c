@@ -159,6 +159,27 @@ const char *seg_prefix_special(const struct seg_prefix *p)
 	return NULL;
 }
 
+static const struct seg_prefix link_scope[] = {
+	{ .family = AF_INET, .len = 24, .addr = { 224 } },
+	{ .family = AF_INET, .len = 32, .addr = { 255, 255, 255, 255 } },
+	{ .family = AF_INET6, .len = 10, .addr = { 0xfe, 0x80 } },
+	{ .family = AF_INET6, .len = 16, .addr = { 0xff, 0x02 } },
+};
+
+const struct seg_prefix *seg_link_scope(size_t *n)
+{
+	*n = sizeof(link_scope) / sizeof(link_scope[0]);
+	return link_scope;
+}
+
+bool seg_addr_link_scope(int family, const uint8_t addr[16])
+{
+	for (size_t i = 0; i < sizeof(link_scope) / sizeof(link_scope[0]); i++)
+		if (seg_prefix_has(&link_scope[i], family, addr))
+			return true;
+	return false;
+}
+
 /* ---- MAC addresses ---- */
 
 int seg_mac_parse(const char *s, uint8_t mac[6], const char **why)

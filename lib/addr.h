@@ -29,6 +29,11 @@ bool seg_prefix_has(const struct seg_prefix *p, int family, const uint8_t addr[1
  * multicast, link-local, unspecified, reserved), e.g. "a multicast address";
  * NULL for unicast addresses. */
 const char *seg_prefix_special(const struct seg_prefix *p);
+/* Link scope: what never leaves the wire it is on (224.0.0.0/24, the local
+ * broadcast, fe80::/10, ff02::/16): the kernel's ls4/ls6 sets and explain's
+ * test, from this one list. */
+const struct seg_prefix *seg_link_scope(size_t *n);
+bool seg_addr_link_scope(int family, const uint8_t addr[16]);
 
 /* "02:00:5e:00:00:05" (six hex pairs, ':' or '-'): a unicast MAC address. */
 int seg_mac_parse(const char *s, uint8_t mac[6], const char **why);

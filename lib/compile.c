@@ -761,40 +761,60 @@ static int add_nd_set(struct cctx *c, int32_t *ret)
 	return si < 0 ? si : 0;
 }
 
-static int add_zone_sets(struct cctx *c, size_t z)
+/* One address set per family (names[0] v4, names[1] v6) from the ranges
+ * of sd; out[f] = the set or -1 when that family has none. Takes names. */
+static int family_sets(struct cctx *c, const struct sides *sd, int line, char *names[2], int32_t out[2])
 {
 	static const enum seg_ktype k4[] = { SEG_KT_IPV4 }, k6[] = { SEG_KT_IPV6 };
-	struct sides s = { 0 };
 	struct evec v[2] = { { 0 }, { 0 } };
-	int r = zone_sides(c->map, z, &s);
+	int r = 0;
 
-	for (size_t i = 0; i < s.n && r == 0; i++) {
-		struct seg_plan_elem e = { .line = c->cfg->zones[z].line };
-		put_range(&e, 0, s.v[i].lo, s.v[i].hi, fam_width(s.v[i].fam));
-		v[s.v[i].fam].line = e.line;
-		r = evec_push(&v[s.v[i].fam], &e);
+	for (size_t i = 0; i < sd->n && r == 0; i++) {
+		struct seg_plan_elem e = { .line = line };
+		put_range(&e, 0, sd->v[i].lo, sd->v[i].hi, fam_width(sd->v[i].fam));
+		v[sd->v[i].fam].line = line;
+		r = evec_push(&v[sd->v[i].fam], &e);
 	}
-	for (int f = 0; f < 2 && r == 0; f++) {
-		int32_t si = set_from(c, strf("z%d.%s", f ? 6 : 4, c->cfg->zones[z].name),
-				      f ? k6 : k4, 1, true, &v[f]);
-		r = si < -1 ? si : 0;
-		c->zset[z * 2 + (size_t)f] = si;
+	for (int f = 0; f < 2; f++) {
+		out[f] = r < 0 ? (free(names[f]), -1) : set_from(c, names[f], f ? k6 : k4, 1, true, &v[f]);
+		if (out[f] < -1)
+			r = out[f];
+		free(v[f].v);
 	}
+	return r;
+}
+
+static int add_zone_sets(struct cctx *c, size_t z)
+{
+	struct sides s = { 0 };
+	const char *zn = c->cfg->zones[z].name;
+	int r = zone_sides(c->map, z, &s);
+	char *names[2] = { strf("z4.%s", zn), strf("z6.%s", zn) };
+
+	if (r == 0)
+		r = family_sets(c, &s, c->cfg->zones[z].line, names, &c->zset[z * 2]);
+	else
+		free(names[0]), free(names[1]);
 	free(s.v);
-	free(v[0].v);
-	free(v[1].v);
 	return r;
 }
 
 /* Services of a zone on the gateway (gateway_services: set prefix "g",
- * link_services: "k"): [0] proto.port exact, [1] proto.port ranges, [2] proto. */
+ * link_services: "k"): [0] proto.port exact, [1] proto.port ranges, [2]
+ * proto, [3] ICMP types, [4] ICMPv6 types (a named query: icmp/echo-request
+ * opens that type only). */
+enum { NSVC = 5 };
+
 static int add_service_sets(struct cctx *c, size_t z, const struct seg_service *svc, size_t n, char prefix,
-			    int32_t gset[3], bool *any)
+			    int32_t gset[NSVC], bool *any)
 {
-	static const enum seg_ktype kp[] = { SEG_KT_PROTO, SEG_KT_PORT }, kl[] = { SEG_KT_PROTO };
-	static const char *const tag[3] = { "p", "pi", "l" };
+	static const enum seg_ktype kp[] = { SEG_KT_PROTO, SEG_KT_PORT }, kl[] = { SEG_KT_PROTO },
+		kt4[] = { SEG_KT_ICMP_TYPE }, kt6[] = { SEG_KT_ICMPV6_TYPE };
+	static const struct { const char *tag; const enum seg_ktype *key; size_t n; } sets[NSVC] = {
+		{ "p", kp, 2 }, { "pi", kp, 2 }, { "l", kl, 1 }, { "t4", kt4, 1 }, { "t6", kt6, 1 },
+	};
 	const struct seg_zone *zn = &c->cfg->zones[z];
-	struct evec v[3] = { { 0 }, { 0 }, { 0 } };
+	struct evec v[NSVC] = { { 0 } };
 	int r = 0;
 
 	*any = false;
@@ -807,7 +827,9 @@ static int add_service_sets(struct cctx *c, size_t z, const struct seg_service *
 			continue;
 		}
 		uint8_t proto = proto_byte(sv->proto);
-		put_value(&e, 0, &proto, 1);
+		put_value(&e, 0, sv->typed ? &sv->icmp_type : &proto, 1);
+		if (sv->typed)
+			which = sv->proto == SEG_PROTO_ICMP ? 3 : 4;
 		if (sv->proto == SEG_PROTO_TCP || sv->proto == SEG_PROTO_UDP) {
 			uint8_t lo[2] = { (uint8_t)(sv->port_lo >> 8), (uint8_t)sv->port_lo };
 			uint8_t hi[2] = { (uint8_t)(sv->port_hi >> 8), (uint8_t)sv->port_hi };
@@ -817,9 +839,9 @@ static int add_service_sets(struct cctx *c, size_t z, const struct seg_service *
 		v[which].line = v[which].line ? v[which].line : sv->line;
 		r = evec_push(&v[which], &e);
 	}
-	for (int k = 0; k < 3; k++) {
-		gset[k] = r < 0 ? -1 : set_from(c, strf("%c.%s.%s", prefix, zn->name, tag[k]), k == 2 ? kl : kp,
-						k == 2 ? 1 : 2, k == 1, &v[k]);
+	for (int k = 0; k < NSVC; k++) {
+		gset[k] = r < 0 ? -1 : set_from(c, strf("%c.%s.%s", prefix, zn->name, sets[k].tag), sets[k].key,
+						sets[k].n, k == 1, &v[k]);
 		if (gset[k] < -1)
 			r = gset[k];
 		free(v[k].v);
@@ -936,34 +958,21 @@ static int add_local_set(struct cctx *c, int32_t *ret)
 	return *ret < 0 ? *ret : 0;
 }
 
-/* Link scope: what never leaves the wire it is on, so belongs to no zone
- * (zonemap.c). ls4: the local network control block (VRRP, OSPF, IGMP) and
- * the local broadcast; ls6: link-local unicast and link-local multicast. */
+/* Link scope (seg_link_scope): what never leaves the wire it is on, so
+ * belongs to no zone (zonemap.c): VRRP, OSPF, IGMP, DHCP and DHCPv6, MLD. */
 static int add_link_scope_sets(struct cctx *c, int32_t ls[2])
 {
-	static const enum seg_ktype k4[] = { SEG_KT_IPV4 }, k6[] = { SEG_KT_IPV6 };
-	static const struct { int fam; uint8_t lo[16], hi[16]; } blocks[] = {
-		{ 0, { 224, 0, 0, 0 }, { 224, 0, 0, 255 } },
-		{ 0, { 255, 255, 255, 255 }, { 255, 255, 255, 255 } },
-		{ 1, { 0xfe, 0x80 }, { 0xfe, 0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-				      0xff, 0xff, 0xff } },
-		{ 1, { 0xff, 0x02 }, { 0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-				      0xff, 0xff, 0xff } },
-	};
-	struct evec v[2] = { { 0 }, { 0 } };
-	int r = 0;
+	struct sides sd = { 0 };
+	size_t n;
+	const struct seg_prefix *blocks = seg_link_scope(&n);
+	char *names[2] = { strf("ls4"), strf("ls6") };
+	int r = prefix_sides(blocks, n, &sd);
 
-	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]) && r == 0; i++) {
-		struct seg_plan_elem e = { 0 };
-		put_range(&e, 0, blocks[i].lo, blocks[i].hi, fam_width(blocks[i].fam));
-		r = evec_push(&v[blocks[i].fam], &e);
-	}
-	for (int f = 0; f < 2; f++) {
-		ls[f] = r < 0 ? -1 : set_from(c, strf("ls%d", f ? 6 : 4), f ? k6 : k4, 1, true, &v[f]);
-		if (ls[f] < -1)
-			r = ls[f];
-		free(v[f].v);
-	}
+	if (r == 0)
+		r = family_sets(c, &sd, 0, names, ls);
+	else
+		free(names[0]), free(names[1]);
+	free(sd.v);
 	return r;
 }
 
@@ -1055,19 +1064,23 @@ static int add_spoof(struct cctx *c, uint32_t chain, size_t z, const char *to)
 static int add_conduit_lookups(struct cctx *c, uint32_t chain, int32_t cset[2][SH_COUNT][2], bool reply,
 			       bool *any);
 
-static int accept_services(struct cctx *c, uint32_t chain, const int32_t set[3], bool sport)
+/* Lookups of a zone's service sets (add_service_sets); sport: also by the
+ * source port (link services). */
+static int accept_services(struct cctx *c, uint32_t chain, const int32_t set[NSVC], bool sport)
 {
-	static const enum seg_field fp[2][2] = { { SEG_F_L4PROTO, SEG_F_TH_DPORT }, { SEG_F_L4PROTO, SEG_F_TH_SPORT } };
+	static const enum seg_field fp[2][2] = { { SEG_F_L4PROTO, SEG_F_TH_DPORT }, { SEG_F_L4PROTO, SEG_F_TH_SPORT } },
+		ft[2] = { SEG_F_ICMP_TYPE, SEG_F_ICMPV6_TYPE };
 	struct seg_plan *p = c->plan;
 
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < NSVC; k++)
 		for (int port = 0; port < (k < 2 && sport ? 2 : 1); port++) {
 			struct seg_plan_rule *r;
 			if (set[k] < 0)
 				continue;
 			if (!(r = add_rule(p, chain, SEG_A_ACCEPT, p->sets[set[k]].line)))
 				return -ENOMEM;
-			cond_lookup(r, SEG_C_LOOKUP, (uint32_t)set[k], false, fp[port], k == 2 ? 1 : 2);
+			cond_lookup(r, SEG_C_LOOKUP, (uint32_t)set[k], false, k >= 3 ? &ft[k - 3] : fp[port],
+				    k < 2 ? 2 : 1);
 		}
 	return 0;
 }
@@ -1094,7 +1107,7 @@ static int goto_link(struct cctx *c, uint32_t chain, uint32_t target, const enum
 /* li.Z / lo.Z: the zone's link_services, either port of the pair (a client
  * on udp/546 talks to a server on udp/547); link scope never leaves the
  * wire, so this is about which protocols the gateway speaks there. */
-static int fill_link(struct cctx *c, uint32_t chain, size_t z, const int32_t lset[3], bool in)
+static int fill_link(struct cctx *c, uint32_t chain, size_t z, const int32_t lset[NSVC], bool in)
 {
 	const char *zn = c->cfg->zones[z].name;
 
@@ -1126,7 +1139,7 @@ static int accept_gateway_errors(struct cctx *c, uint32_t chain, size_t z)
 	return 0;
 }
 
-static int fill_input_zone(struct cctx *c, const int32_t *zch, size_t z, const int32_t gset[3], bool any)
+static int fill_input_zone(struct cctx *c, const int32_t *zch, size_t z, const int32_t gset[NSVC], bool any)
 {
 	static const enum seg_field ft[] = { SEG_F_ICMPV6_TYPE }, f4[] = { SEG_F_IP_DADDR },
 		f6[] = { SEG_F_IP6_SADDR, SEG_F_IP6_DADDR };
@@ -1324,9 +1337,9 @@ static int add_all_sets(struct cctx *c, int32_t *gsets, bool *gany, int32_t *cse
 		const struct seg_zone *zn = &cfg->zones[z];
 		if (!zone_has_ifaces(cfg, z))
 			continue;
-		r = add_service_sets(c, z, zn->gw_services, zn->n_gw_services, 'g', &gsets[z * 6], &gany[z]);
+		r = add_service_sets(c, z, zn->gw_services, zn->n_gw_services, 'g', &gsets[z * 2 * NSVC], &gany[z]);
 		if (r == 0)   /* link services are never 'any' (validate.c) */
-			r = add_service_sets(c, z, zn->link_services, zn->n_link_services, 'k', &gsets[z * 6 + 3], &any);
+			r = add_service_sets(c, z, zn->link_services, zn->n_link_services, 'k', &gsets[(z * 2 + 1) * NSVC], &any);
 	}
 	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
 		for (size_t b = 0; b < cfg->n_zones && r == 0; b++)
@@ -1371,7 +1384,7 @@ static int add_base_rules(struct cctx *c, const int32_t maps[3])
 }
 
 struct tables {
-	int32_t *zch, *pch, *gsets, *csets;   /* gsets: [zone][gateway services 3, link services 3] */
+	int32_t *zch, *pch, *gsets, *csets;   /* gsets: [zone][gateway, link services][NSVC] */
 	bool *gany;
 };
 
@@ -1390,14 +1403,14 @@ static int tables_alloc(struct tables *t, size_t nz)
 
 	t->zch = malloc((nz * ZCH + 1) * sizeof(int32_t));
 	t->pch = malloc((nz * nz + 1) * sizeof(int32_t));
-	t->gsets = malloc((nz * 6 + 1) * sizeof(int32_t));
+	t->gsets = malloc((nz * 2 * NSVC + 1) * sizeof(int32_t));
 	t->csets = malloc((nc + 1) * sizeof(int32_t));
 	t->gany = calloc(nz + 1, sizeof(bool));
 	if (!t->zch || !t->pch || !t->gsets || !t->csets || !t->gany)
 		return -ENOMEM;
 	memset(t->zch, 0xff, (nz * ZCH + 1) * sizeof(int32_t));      /* all -1 */
 	memset(t->pch, 0xff, (nz * nz + 1) * sizeof(int32_t));
-	memset(t->gsets, 0xff, (nz * 6 + 1) * sizeof(int32_t));
+	memset(t->gsets, 0xff, (nz * 2 * NSVC + 1) * sizeof(int32_t));
 	memset(t->csets, 0xff, (nc + 1) * sizeof(int32_t));
 	return 0;
 }
@@ -1411,11 +1424,11 @@ static int fill_rules(struct cctx *c, const struct tables *t)
 		const int32_t *zch = &t->zch[z * ZCH];
 		if (zch[ZCH_IN] < 0)
 			continue;
-		r = fill_input_zone(c, zch, z, &t->gsets[z * 6], t->gany[z]);
+		r = fill_input_zone(c, zch, z, &t->gsets[z * 2 * NSVC], t->gany[z]);
 		if (r == 0)
 			r = fill_output_zone(c, zch, z, t->csets);
 		for (int in = 1; in >= 0 && r == 0; in--)
-			r = fill_link(c, (uint32_t)zch[in ? ZCH_LIN : ZCH_LOUT], z, &t->gsets[z * 6 + 3], in);
+			r = fill_link(c, (uint32_t)zch[in ? ZCH_LIN : ZCH_LOUT], z, &t->gsets[(z * 2 + 1) * NSVC], in);
 	}
 	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
 		for (size_t b = 0; b < cfg->n_zones && r == 0; b++)

@@ -94,8 +94,11 @@ static const char *const reason_names[SEG_REASON_COUNT] = {
 	[SEG_REASON_TO_GATEWAY] = "to-gateway",
 	[SEG_REASON_GATEWAY_SERVICE] = "gateway-service",
 	[SEG_REASON_NEIGHBOR_DISCOVERY] = "neighbor-discovery",
-	[SEG_REASON_UNZONED_GATEWAY] = "unzoned-gateway",
+	[SEG_REASON_LOCAL_INTERFACE] = "local-interface",
 	[SEG_REASON_ISOLATED] = "isolated",
+	[SEG_REASON_LINK_SERVICE] = "link-service",
+	[SEG_REASON_LINK_SCOPE] = "link-scope",
+	[SEG_REASON_FROM_GATEWAY] = "from-gateway",
 };
 
 const char *seg_reason_name(enum seg_reason r)
@@ -128,8 +131,8 @@ static bool services_hold(const struct seg_service *v, size_t n, uint8_t l4proto
 static bool side_holds(const struct seg_policy *p, const struct seg_prefix *v, size_t n,
 		       size_t zone, int family, const uint8_t *addr)
 {
-	if (n == 0)
-		return seg_zonemap_lookup(&p->map, family, addr) == (int)zone;
+	if (n == 0)   /* a conduit from the gateway: from any of its addresses */
+		return seg_zone_is_gateway(p->cfg, zone) || seg_zonemap_lookup(&p->map, family, addr) == (int)zone;
 	for (size_t i = 0; i < n; i++)
 		if (seg_prefix_has(&v[i], family, addr))
 			return true;
@@ -626,27 +629,69 @@ static bool neighbor_discovery(const struct seg_flow *f)
 	return false;
 }
 
-/* INPUT: neighbour discovery passes on every interface (zoned or not), so it
- * is decided before the source address must name a zone. */
+static bool local_iface(const struct seg_policy *p, const char *name)
+{
+	const struct seg_settings *st = &p->cfg->settings;
+
+	if (strcmp(name, "lo") == 0)
+		return true;
+	for (size_t i = 0; i < st->n_mgmt_ifaces; i++)
+		if (strcmp(st->mgmt_ifaces[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The zone of the gateway's interface on the flow's side (iif for INPUT,
+ * oif for OUTPUT), else that of the peer's address; false when that
+ * decided (local interface, unzoned, no zone). */
+static bool gateway_side_zone(const struct seg_policy *p, const struct seg_flow *f, const char *ifname,
+			      const uint8_t *peer, int *zone, struct seg_verdict *v)
+{
+	if (ifname && local_iface(p, ifname)) {
+		set_verdict(v, true, SEG_REASON_LOCAL_INTERFACE);
+		return false;
+	}
+	/* sent: the output base chain passes it on any interface; received: every
+	 * zone's chain does, so without --in it passes whatever the zone */
+	if ((f->path == SEG_PATH_OUTPUT || !ifname) && neighbor_discovery(f)) {
+		set_verdict(v, true, SEG_REASON_NEIGHBOR_DISCOVERY);
+		return false;
+	}
+	*zone = ifname ? iface_zone(p, ifname) : addr_zone(p, f->family, peer);
+	if (ifname && *zone < 0) {
+		set_verdict(v, false, SEG_REASON_UNZONED);
+		return false;
+	}
+	if (*zone < 0) {
+		set_verdict(v, false, SEG_REASON_NO_ZONE);
+		return false;
+	}
+	return true;
+}
+
+/* li.Z / lo.Z: a link service holds the protocol and either port. */
+static void decide_link(const struct seg_policy *p, const struct seg_flow *f, int zone, struct seg_verdict *v)
+{
+	const struct seg_zone *z = &p->cfg->zones[zone];
+	bool port = f->l4proto == IPPROTO_TCP || f->l4proto == IPPROTO_UDP;
+	bool held = services_hold(z->link_services, z->n_link_services, f->l4proto, f->dport) ||
+		    (port && f->sport && services_hold(z->link_services, z->n_link_services, f->l4proto, f->sport));
+	set_verdict(v, held, held ? SEG_REASON_LINK_SERVICE : SEG_REASON_LINK_SCOPE);
+}
+
 static void decide_input(const struct seg_policy *p, const struct seg_flow *f, struct seg_verdict *v)
 {
-	int src_zone = addr_zone(p, f->family, f->src);
-
-	if (f->iif && (v->src_zone = iface_zone(p, f->iif)) < 0) {
-		set_verdict(v, true, SEG_REASON_UNZONED_GATEWAY);
+	if (!gateway_side_zone(p, f, f->iif, f->src, &v->src_zone, v))
 		return;
-	}
-	if (!f->iif)
-		v->src_zone = src_zone;
 	if (neighbor_discovery(f)) {
 		set_verdict(v, true, SEG_REASON_NEIGHBOR_DISCOVERY);
 		return;
 	}
-	if (v->src_zone < 0) {
-		set_verdict(v, false, SEG_REASON_NO_ZONE);
+	if (seg_addr_link_scope(f->family, f->src) || seg_addr_link_scope(f->family, f->dst)) {
+		decide_link(p, f, v->src_zone, v);
 		return;
 	}
-	if (src_zone != v->src_zone) {
+	if (addr_zone(p, f->family, f->src) != v->src_zone) {
 		set_verdict(v, false, SEG_REASON_SPOOFED_SOURCE);
 		return;
 	}
@@ -655,6 +700,26 @@ static void decide_input(const struct seg_policy *p, const struct seg_flow *f, s
 		set_verdict(v, true, SEG_REASON_GATEWAY_SERVICE);
 	else
 		set_verdict(v, false, SEG_REASON_TO_GATEWAY);
+}
+
+static void decide_output(const struct seg_policy *p, const struct seg_flow *f, struct seg_verdict *v)
+{
+	int g = seg_gateway_zone(p->cfg);
+
+	if (!gateway_side_zone(p, f, f->oif, f->dst, &v->dst_zone, v))
+		return;
+	if (seg_addr_link_scope(f->family, f->dst)) {
+		decide_link(p, f, v->dst_zone, v);
+		return;
+	}
+	v->src_zone = g;
+	bool dst_in_zone = addr_zone(p, f->family, f->dst) == v->dst_zone;
+	if (g >= 0 && !p->cfg->zones[v->dst_zone].isolated)
+		v->conduit = find_conduit(p, f, g, v->dst_zone, dst_in_zone);
+	if (v->conduit >= 0)
+		set_verdict(v, true, SEG_REASON_CONDUIT);
+	else
+		set_verdict(v, false, SEG_REASON_FROM_GATEWAY);
 }
 
 static bool proto_opened(const struct seg_conduit *c, uint8_t l4proto)
@@ -707,6 +772,8 @@ void seg_decide(const struct seg_policy *p, const struct seg_flow *f, struct seg
 	}
 	if (f->path == SEG_PATH_INPUT)
 		decide_input(p, f, v);
+	else if (f->path == SEG_PATH_OUTPUT)
+		decide_output(p, f, v);
 	else
 		decide_forward(p, f, v);
 }

@@ -28,15 +28,33 @@
  *  function's: it is asked about the packet that opens a flow.
  *
  *  Packets to the gateway itself (path INPUT):
- *   1. the arrival interface belongs to no zone     -> accept, UNZONED_GATEWAY
- *      (segd leaves it to the host's own firewall)
- *   2. ICMPv6 neighbour discovery and multicast listener discovery (MLD),
+ *   1. the arrival interface is the gateway's own: loopback or one of
+ *      settings.management_interfaces               -> accept, LOCAL_INTERFACE
+ *   2. the arrival interface belongs to no zone     -> drop, UNZONED
+ *   3. ICMPv6 neighbour discovery and multicast listener discovery (MLD),
  *      the link-local control traffic of IPv6 (SEG_LINK_ICMPV6_TYPES)
  *                                                   -> accept, NEIGHBOR_DISCOVERY
  *      (ARP is not IP and never reaches the inet table)
- *   3. source not in the arrival interface's zone   -> drop, SPOOFED_SOURCE
- *   4. the service is in the zone's gateway_services-> accept, GATEWAY_SERVICE
- *   5. otherwise                                    -> drop, TO_GATEWAY
+ *   4. source or destination of link scope (seg_link_scope): the zone's
+ *      link_services hold the protocol and the destination or source port
+ *                                                   -> accept, LINK_SERVICE
+ *      otherwise                                    -> drop, LINK_SCOPE
+ *   5. source not in the arrival interface's zone   -> drop, SPOOFED_SOURCE
+ *   6. the service is in the zone's gateway_services-> accept, GATEWAY_SERVICE
+ *   7. otherwise                                    -> drop, TO_GATEWAY
+ *
+ *  Packets the gateway itself sends (path OUTPUT; src is one of its addresses):
+ *   1. the exit interface is loopback or a management interface
+ *                                                   -> accept, LOCAL_INTERFACE
+ *   2. neighbour discovery and MLD                  -> accept, NEIGHBOR_DISCOVERY
+ *   3. the exit interface belongs to no zone        -> drop, UNZONED
+ *   4. a destination of link scope: the exit zone's link_services, as in
+ *      INPUT                                        -> LINK_SERVICE / LINK_SCOPE
+ *   5. a non-expired conduit from = "gateway" to the exit zone holds the
+ *      destination and the service                  -> accept, CONDUIT
+ *   6. otherwise                                    -> drop, FROM_GATEWAY
+ *  Answers of the gateway's services and its ICMP errors are replies and
+ *  related packets: conntrack's business, as in FORWARD.
  *
  * When the flow names no interfaces, the arrival zone is the zone of the source
  * address and the exit zone the zone of the destination address (interfaces
@@ -59,7 +77,7 @@
  * and compile.c, so `segctl explain` and the kernel agree. */
 #define SEG_LINK_ICMPV6_TYPES { 130, 131, 132, 133, 134, 135, 136, 143 }
 
-enum seg_path { SEG_PATH_FORWARD, SEG_PATH_INPUT };
+enum seg_path { SEG_PATH_FORWARD, SEG_PATH_INPUT, SEG_PATH_OUTPUT };
 
 struct seg_flow {
 	enum seg_path path;
@@ -69,12 +87,16 @@ struct seg_flow {
 	uint16_t dport;              /* tcp/udp destination port; icmp/icmpv6: the
 					  * ICMP type (neighbour discovery is 133-136);
 					  * 0 otherwise */
+	uint16_t sport;              /* tcp/udp source port, 0 when unknown: only
+					  * link_services look at it */
 	const char *iif, *oif;       /* NULL: inferred from the addresses */
 	/* An ICMP error (unreachable, time exceeded, too big) from src to dst
 	 * about a connection of protocol l4proto that dst opened to src (the
 	 * connection is assumed open: the kernel also asks conntrack). It passes
 	 * when a conduit from dst's zone to src's zone holds dst -> src for that
-	 * protocol, any port: errors come back only from an approved peer. */
+	 * protocol, any port: errors come back only from an approved peer.
+	 * Path INPUT: an error to the gateway about its own connection to src,
+	 * held by a conduit from the gateway. */
 	bool icmp_error;
 };
 
@@ -89,15 +111,18 @@ enum seg_reason {
 	SEG_REASON_TO_GATEWAY,
 	SEG_REASON_GATEWAY_SERVICE,
 	SEG_REASON_NEIGHBOR_DISCOVERY,
-	SEG_REASON_UNZONED_GATEWAY,
+	SEG_REASON_LOCAL_INTERFACE,
 	SEG_REASON_ISOLATED,
+	SEG_REASON_LINK_SERVICE,
+	SEG_REASON_LINK_SCOPE,
+	SEG_REASON_FROM_GATEWAY,
 	SEG_REASON_COUNT
 };
 
 struct seg_verdict {
 	bool accept;
 	enum seg_reason reason;
-	int src_zone, dst_zone;      /* -1 when unknown (or path INPUT for dst) */
+	int src_zone, dst_zone;      /* -1 when unknown (or the gateway: path INPUT for dst, OUTPUT for src) */
 	int conduit;                 /* index into cfg->conduits for CONDUIT, else -1 */
 };
 

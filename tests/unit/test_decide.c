@@ -56,6 +56,7 @@ struct decide_case {
 
 #define FWD SEG_PATH_FORWARD
 #define INP SEG_PATH_INPUT
+#define OUT SEG_PATH_OUTPUT
 #define R(x) SEG_REASON_##x
 
 static const struct decide_case cases[] = {
@@ -129,14 +130,28 @@ static const struct decide_case cases[] = {
 	{ "icmp conduit, not tcp", FWD, "10.20.0.1", "198.51.100.7", "tcp", 80, NULL, NULL, false, R(DEFAULT_DENY), "lg", "cloud", NULL },
 	{ "icmp conduit, other host", FWD, "10.20.0.1", "198.51.101.7", "icmp", 8, NULL, NULL, false, R(DEFAULT_DENY), "lg", "cloud", NULL },
 
-	/* INPUT 1: unzoned interface */
-	{ "gw: unzoned iface", INP, "192.168.1.5", "192.168.1.1", "tcp", 22, "mgmt0", NULL, true, R(UNZONED_GATEWAY), NULL, NULL, NULL },
-	{ "gw: unzoned iface v6", INP, "fe80::5", "fe80::1", "tcp", 22, "mgmt0", NULL, true, R(UNZONED_GATEWAY), NULL, NULL, NULL },
+	/* INPUT 1-2: the gateway's own interfaces, unzoned interfaces */
+	{ "gw: management iface", INP, "192.168.1.5", "192.168.1.1", "tcp", 22, "mgmt0", NULL, true, R(LOCAL_INTERFACE), NULL, NULL, NULL },
+	{ "gw: management iface v6", INP, "fe80::5", "fe80::1", "tcp", 22, "mgmt0", NULL, true, R(LOCAL_INTERFACE), NULL, NULL, NULL },
+	{ "gw: loopback", INP, "10.20.0.1", "10.20.0.1", "tcp", 80, "lo", NULL, true, R(LOCAL_INTERFACE), NULL, NULL, NULL },
+	{ "gw: unzoned iface", INP, "192.168.1.5", "192.168.1.1", "tcp", 22, "mgmt1", NULL, false, R(UNZONED), NULL, NULL, NULL },
+	{ "gw: unzoned iface v6", INP, "fe80::5", "fe80::1", "tcp", 22, "eth9", NULL, false, R(UNZONED), NULL, NULL, NULL },
+	{ "gw: unzoned iface, nd", INP, "fe80::5", "ff02::2", "icmpv6", 133, "eth9", NULL, false, R(UNZONED), NULL, NULL, NULL },
+	/* INPUT 4: link scope */
+	{ "gw: vrrpv3 in a zone with link_services", INP, "fe80::5", "ff02::12", "112", 0, "eth2", NULL, true, R(LINK_SERVICE), "lg", NULL, NULL },
+	{ "gw: vrrpv3 in a zone without", INP, "fe80::5", "ff02::12", "112", 0, "eth1", NULL, false, R(LINK_SCOPE), "myn", NULL, NULL },
+	{ "gw: vrrpv2 from a zone host", INP, "10.20.0.2", "224.0.0.18", "112", 0, "eth4", NULL, true, R(LINK_SERVICE), "lg", NULL, NULL },
+	{ "gw: vrrpv2 in a zone without", INP, "10.10.0.2", "224.0.0.18", "112", 0, "eth1", NULL, false, R(LINK_SCOPE), "myn", NULL, NULL },
+	{ "gw: dhcpv6 reply", INP, "fe80::5", "fe80::1", "udp", 546, "eth2", NULL, true, R(LINK_SERVICE), "lg", NULL, NULL },
+	{ "gw: dhcpv6 to the server port", INP, "fe80::5", "fe80::1", "udp", 547, "eth2", NULL, false, R(LINK_SCOPE), "lg", NULL, NULL },
+	{ "gw: ospfv3 not listed", INP, "fe80::5", "ff02::5", "89", 0, "eth2", NULL, false, R(LINK_SCOPE), "lg", NULL, NULL },
+	{ "gw: link-local tcp/22 is not a gateway service", INP, "fe80::5", "fe80::1", "tcp", 22, "eth2", NULL, false, R(LINK_SCOPE), "lg", NULL, NULL },
+	{ "gw: link-local without iif", INP, "fe80::5", "fe80::1", "udp", 546, NULL, NULL, false, R(NO_ZONE), NULL, NULL, NULL },
 	/* INPUT 2: neighbour discovery */
 	{ "gw: nd solicit link-local", INP, "fe80::5", "ff02::1:ff00:1", "icmpv6", 135, "eth2", NULL, true, R(NEIGHBOR_DISCOVERY), "lg", NULL, NULL },
 	{ "gw: nd router solicit", INP, "fe80::5", "ff02::2", "icmpv6", 133, "eth1", NULL, true, R(NEIGHBOR_DISCOVERY), "myn", NULL, NULL },
 	{ "gw: nd advert without iif", INP, "fe80::5", "fe80::1", "icmpv6", 136, NULL, NULL, true, R(NEIGHBOR_DISCOVERY), NULL, NULL, NULL },
-	{ "gw: redirect is not nd", INP, "fe80::5", "fe80::1", "icmpv6", 137, "eth1", NULL, false, R(SPOOFED_SOURCE), "myn", NULL, NULL },
+	{ "gw: redirect is not nd", INP, "fe80::5", "fe80::1", "icmpv6", 137, "eth1", NULL, false, R(LINK_SCOPE), "myn", NULL, NULL },
 	{ "gw: icmp (v4) type 135 is not nd", INP, "10.10.0.5", "10.10.0.1", "icmp", 135, "eth1", NULL, false, R(TO_GATEWAY), "myn", NULL, NULL },
 	/* INPUT 3: spoofed / no zone */
 	{ "gw: spoofed", INP, "10.10.0.5", "10.20.0.1", "tcp", 22, "eth2", NULL, false, R(SPOOFED_SOURCE), "lg", NULL, NULL },
@@ -152,6 +167,20 @@ static const struct decide_case cases[] = {
 	{ "gw: zone without services", INP, "10.10.0.5", "10.10.0.1", "tcp", 22, "eth1", NULL, false, R(TO_GATEWAY), "myn", NULL, NULL },
 	{ "gw: zone without services v6", INP, "fd00:30::5", "fd00:30::1", "icmpv6", 128, NULL, NULL, false, R(TO_GATEWAY), "inet", NULL, NULL },
 	{ "gw: from the catch-all", INP, "8.8.8.8", "203.0.113.1", "tcp", 22, "eth0", NULL, false, R(TO_GATEWAY), "cloud", NULL, NULL },
+	/* OUTPUT: what the gateway sends */
+	{ "out: dns by a conduit from the gateway", OUT, "203.0.113.1", "203.0.113.53", "udp", 53, NULL, NULL, true, R(CONDUIT), "gateway", "cloud", "gw-dns" },
+	{ "out: dns, oif named", OUT, "203.0.113.1", "203.0.113.53", "tcp", 53, NULL, "eth0", true, R(CONDUIT), "gateway", "cloud", "gw-dns" },
+	{ "out: http not in the conduit", OUT, "203.0.113.1", "203.0.113.53", "tcp", 80, NULL, NULL, false, R(FROM_GATEWAY), "gateway", "cloud", NULL },
+	{ "out: dns to another host", OUT, "203.0.113.1", "203.0.113.54", "udp", 53, NULL, NULL, false, R(FROM_GATEWAY), "gateway", "cloud", NULL },
+	{ "out: syslog v6", OUT, "fd00:21::1", "fd00:21::51", "udp", 514, NULL, NULL, true, R(CONDUIT), "gateway", "lg2", "gw-syslog" },
+	{ "out: syslog to a zone without the conduit", OUT, "10.20.0.1", "10.20.0.51", "udp", 514, NULL, NULL, false, R(FROM_GATEWAY), "gateway", "lg", NULL },
+	{ "out: to mynumber, nothing declared", OUT, "10.10.0.1", "10.10.0.5", "tcp", 443, NULL, NULL, false, R(FROM_GATEWAY), "gateway", "myn", NULL },
+	{ "out: unzoned oif", OUT, "203.0.113.1", "203.0.113.53", "udp", 53, NULL, "eth9", false, R(UNZONED), NULL, NULL, NULL },
+	{ "out: management oif", OUT, "192.168.1.1", "192.168.1.5", "tcp", 22, NULL, "mgmt0", true, R(LOCAL_INTERFACE), NULL, NULL, NULL },
+	{ "out: nd on any interface", OUT, "fe80::1", "ff02::1", "icmpv6", 136, NULL, "eth9", true, R(NEIGHBOR_DISCOVERY), NULL, NULL, NULL },
+	{ "out: vrrpv3 in a zone with link_services", OUT, "fe80::1", "ff02::12", "112", 0, NULL, "eth4", true, R(LINK_SERVICE), NULL, "lg", NULL },
+	{ "out: vrrpv3 in a zone without", OUT, "fe80::1", "ff02::12", "112", 0, NULL, "eth3", false, R(LINK_SCOPE), NULL, "inet", NULL },
+	{ "out: no zone", OUT, "fd00:20::1", "fd99::5", "udp", 53, NULL, NULL, false, R(NO_ZONE), NULL, NULL, NULL },
 };
 
 /* FORWARD 3a: an isolated zone (segctl isolate), either side, after the

@@ -1,12 +1,17 @@
 /*
  * cmd_explain.c - segctl explain SRC DST PROTO[/PORT] [--in IFACE] [--out IFACE]
- * [--to-gateway]: the verdict of seg_decide() for one flow, and why.
+ * [--to-gateway | --from-gateway]: the verdict of seg_decide() for one flow,
+ * and why. Without either option a flow to or from one of the gateway's own
+ * addresses (settings.gateway_addresses; on the gateway itself also the
+ * addresses of its interfaces) is judged as the gateway's, not as forwarded.
  *
  * The verdict comes from lib/decide.c, the same function the end-to-end tests
  * hold the kernel to; this file only parses the flow and renders the answer.
  * Exit status: 0 accepted, 1 denied, 2 usage or runtime error.
  */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -23,7 +28,7 @@
 struct explain {
 	const char *src, *dst, *proto;
 	const char *in, *out;
-	bool to_gateway;
+	bool to_gateway, from_gateway, auto_path;
 	struct seg_flow flow;
 	struct seg_verdict v;
 	const struct seg_config *cfg;
@@ -148,6 +153,8 @@ static int parse_args(struct segctl *s, int argc, char **argv, struct explain *e
 			r = take_option(s, argc, argv, &i, &e->out);
 		else if (strcmp(argv[i], "--to-gateway") == 0)
 			e->to_gateway = true;
+		else if (strcmp(argv[i], "--from-gateway") == 0)
+			e->from_gateway = true;
 		else if (argv[i][0] == '-' && argv[i][1] == '-')
 			r = -EINVAL, fprintf(stderr, "%s: explain: unknown option '%s'\n", s->prog, argv[i]);
 		else if (n_pos < 3)
@@ -157,9 +164,14 @@ static int parse_args(struct segctl *s, int argc, char **argv, struct explain *e
 		if (r < 0)
 			return r;
 	}
-	if (e->to_gateway && e->out) {
-		fprintf(stderr, "%s: explain: --out and --to-gateway exclude each other — a packet to the "
-			"gateway leaves through no interface\n", s->prog);
+	if (e->to_gateway && (e->out || e->from_gateway)) {
+		fprintf(stderr, "%s: explain: --to-gateway excludes %s — a packet to the gateway leaves through "
+			"no interface\n", s->prog, e->out ? "--out" : "--from-gateway");
+		return -EINVAL;
+	}
+	if (e->from_gateway && e->in) {
+		fprintf(stderr, "%s: explain: --in and --from-gateway exclude each other — a packet the gateway "
+			"sends arrives through no interface\n", s->prog);
 		return -EINVAL;
 	}
 	return n_pos == 3 ? 0 : -EINVAL;
@@ -172,7 +184,7 @@ static int build_flow(struct segctl *s, struct explain *e)
 	int fam_dst;
 
 	memset(f, 0, sizeof(*f));
-	f->path = e->to_gateway ? SEG_PATH_INPUT : SEG_PATH_FORWARD;
+	f->path = e->to_gateway ? SEG_PATH_INPUT : e->from_gateway ? SEG_PATH_OUTPUT : SEG_PATH_FORWARD;
 	f->iif = e->in;
 	f->oif = e->out;
 	if (seg_addr_parse(e->src, &f->family, f->src, &why) < 0) {
@@ -195,7 +207,7 @@ static int build_flow(struct segctl *s, struct explain *e)
 
 static const char *zone_name(const struct explain *e, int z)
 {
-	return z >= 0 ? e->cfg->zones[z].name : NULL;
+	return z >= 0 ? e->cfg->zones[z].name : e->flow.path == SEG_PATH_OUTPUT ? SEG_GATEWAY_NAME : NULL;
 }
 
 static void print_flow(FILE *f, const struct explain *e)
@@ -206,10 +218,10 @@ static void print_flow(FILE *f, const struct explain *e)
 	seg_addr_format(fl->family, fl->src, src, sizeof(src));
 	seg_addr_format(fl->family, fl->dst, dst, sizeof(dst));
 	fprintf(f, "%s %s -> %s", e->proto, src, dst);
-	if (fl->path == SEG_PATH_INPUT)
-		fputs(" (to the gateway", f);
-	else
-		fputs(" (forwarded", f);
+	fputs(fl->path == SEG_PATH_INPUT ? " (to the gateway" : fl->path == SEG_PATH_OUTPUT ? " (from the gateway" :
+	      " (forwarded", f);
+	if (e->auto_path)
+		fputs(", one of its own addresses", f);
 	if (fl->iif)
 		fprintf(f, ", in '%s'", fl->iif);
 	if (fl->oif)
@@ -227,10 +239,12 @@ static const char *addr_owner(const struct explain *e, const uint8_t *addr)
 
 static void why_unzoned(FILE *f, const struct explain *e)
 {
-	const char *ifn = e->v.src_zone < 0 ? e->flow.iif : e->flow.oif;
+	const char *ifn = e->flow.path == SEG_PATH_INPUT ? e->flow.iif : e->flow.path == SEG_PATH_OUTPUT ? e->flow.oif :
+			  e->v.src_zone < 0 ? e->flow.iif : e->flow.oif;
 
-	fprintf(f, "interface '%s' belongs to no zone: segd forwards nothing from or to an interface "
-		"outside the zones", ifn);
+	fprintf(f, "interface '%s' belongs to no zone: segd passes nothing through an interface outside the "
+		"zones, forwarded, to the gateway or from it (only loopback and settings.management_interfaces "
+		"are the gateway's own) — add it to a zone's interfaces", ifn);
 }
 
 static void why_no_zone(FILE *f, const struct explain *e)
@@ -310,9 +324,21 @@ static void why(FILE *f, const struct explain *e)
 			"it and any other zone is dropped, conduits included, until 'segctl release %s'",
 			e->cfg->zones[v->src_zone].isolated ? sz : dz, e->cfg->zones[v->src_zone].isolated ? sz : dz);
 		break;
-	case SEG_REASON_UNZONED_GATEWAY:
-		fprintf(f, "interface '%s' belongs to no zone: segd leaves traffic to the gateway through it "
-			"to the host's own firewall", e->flow.iif);
+	case SEG_REASON_LOCAL_INTERFACE:
+		fprintf(f, "interface '%s' is the gateway's own (loopback or settings.management_interfaces): "
+			"segd does not judge it", e->flow.iif ? e->flow.iif : e->flow.oif);
+		break;
+	case SEG_REASON_LINK_SERVICE:
+		fprintf(f, "link scope (link-local or link multicast, never forwarded): zone '%s' lists this "
+			"service in link_services", e->flow.path == SEG_PATH_OUTPUT ? dz : sz);
+		break;
+	case SEG_REASON_LINK_SCOPE:
+		fprintf(f, "link scope (link-local or link multicast, never forwarded): zone '%s' does not list "
+			"this service in link_services", e->flow.path == SEG_PATH_OUTPUT ? dz : sz);
+		break;
+	case SEG_REASON_FROM_GATEWAY:
+		fprintf(f, "no conduit from = \"gateway\" to '%s' holds it: the gateway itself sends only what "
+			"conduits from it name", dz);
 		break;
 	default:
 		fputs("?", f);
@@ -460,7 +486,10 @@ static void print_text(FILE *f, const struct explain *e)
 	fputs("flow:     ", f);
 	print_flow(f, e);
 	fputs("\nzones:    ", f);
-	print_zone(f, e, e->v.src_zone);
+	if (e->flow.path == SEG_PATH_OUTPUT)
+		fputs("the gateway", f);
+	else
+		print_zone(f, e, e->v.src_zone);
 	fputs(" -> ", f);
 	if (e->flow.path == SEG_PATH_INPUT)
 		fputs("the gateway", f);
@@ -479,7 +508,7 @@ static void print_text(FILE *f, const struct explain *e)
 			"that a conduit lets the originator reach by that protocol\n");
 	if (e->v.reason == SEG_REASON_CONDUIT)
 		print_conduit(f, e);
-	if (e->v.reason == SEG_REASON_DEFAULT_DENY)
+	if (e->v.reason == SEG_REASON_DEFAULT_DENY || (e->v.reason == SEG_REASON_FROM_GATEWAY && e->v.src_zone >= 0))
 		print_pair_conduits(f, e);
 }
 
@@ -559,7 +588,7 @@ static void json_flow(FILE *f, int *first, const struct explain *e)
 	char a[64];
 
 	seg_json_key(f, first, "path");
-	seg_json_str(f, e->flow.path == SEG_PATH_INPUT ? "input" : "forward");
+	seg_json_str(f, e->flow.path == SEG_PATH_INPUT ? "input" : e->flow.path == SEG_PATH_OUTPUT ? "output" : "forward");
 	seg_addr_format(e->flow.family, e->flow.src, a, sizeof(a));
 	seg_json_key(f, first, "src");
 	seg_json_str(f, a);
@@ -600,9 +629,58 @@ static void print_json(FILE *f, const struct explain *e)
 		seg_json_key(f, &first, "conduit");
 		json_conduit(f, e, (size_t)e->v.conduit, 0);
 	}
-	if (e->v.reason == SEG_REASON_DEFAULT_DENY)
+	if (e->v.reason == SEG_REASON_DEFAULT_DENY || (e->v.reason == SEG_REASON_FROM_GATEWAY && e->v.src_zone >= 0))
 		json_pair_conduits(f, &first, e);
 	fputs("}\n", f);
+}
+
+/* ---- the gateway's own addresses ---- */
+
+static bool is_config_iface(const struct seg_config *cfg, const char *name)
+{
+	for (size_t z = 0; z < cfg->n_zones; z++)
+		for (size_t i = 0; i < cfg->zones[z].n_ifaces; i++)
+			if (strcmp(cfg->zones[z].ifaces[i], name) == 0)
+				return true;
+	return false;
+}
+
+/* Whether addr is the gateway's: listed in settings.gateway_addresses, or,
+ * when this host has one of the configuration's interfaces (explain runs
+ * on the gateway), an address of one of its interfaces. */
+static bool gateway_addr(const struct seg_config *cfg, int family, const uint8_t *addr)
+{
+	const struct seg_settings *st = &cfg->settings;
+	struct ifaddrs *ifa = NULL;
+	bool here = false, mine = false;
+
+	for (size_t i = 0; i < st->n_gateway_addrs; i++)
+		if (seg_prefix_has(&st->gateway_addrs[i], family, addr))
+			return true;
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+		here |= i->ifa_name && is_config_iface(cfg, i->ifa_name);
+	for (struct ifaddrs *i = ifa; i && here && !mine; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		const void *a = family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr :
+				(const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		mine = memcmp(a, addr, family == AF_INET ? 4 : 16) == 0;
+	}
+	freeifaddrs(ifa);
+	return mine;
+}
+
+/* A flow to one of the gateway's addresses is input, from one output:
+ * `explain 10.30.0.2 10.30.0.1 tcp/22` asks the gateway's own policy. */
+static void infer_path(struct explain *e)
+{
+	if (gateway_addr(e->cfg, e->flow.family, e->flow.dst))
+		e->flow.path = SEG_PATH_INPUT;
+	else if (gateway_addr(e->cfg, e->flow.family, e->flow.src))
+		e->flow.path = SEG_PATH_OUTPUT;
+	e->auto_path = e->flow.path != SEG_PATH_FORWARD;
 }
 
 int cmd_explain(struct segctl *s, int argc, char **argv)
@@ -627,6 +705,8 @@ int cmd_explain(struct segctl *s, int argc, char **argv)
 	}
 	e.cfg = cfg;
 	e.pol = pol;
+	if (!e.to_gateway && !e.from_gateway && !e.in && !e.out)
+		infer_path(&e);
 	seg_decide(pol, &e.flow, &e.v);
 	if (s->json)
 		print_json(stdout, &e);
