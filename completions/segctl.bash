@@ -49,7 +49,7 @@ _segctl()
 	local opts="--json -c --help"
 	case $cmd in
 	check|rules) COMPREPLY=($(compgen -f -- "$cur")) ;;
-	explain)     opts+=" --in --out --to-gateway" ;;
+	explain)     opts+=" --in --out --to-gateway --from-gateway" ;;
 	incidents)   opts+=" --since --until --zone --event --spool" ;;
 	report)      opts+=" --since --until --html --spool --soon --no-kernel" ;;
 	trace)       opts+=" --seconds --count" ;;

@@ -30,7 +30,7 @@ expect() { # expect DESCRIPTION LINE WORD...
 [ "$(complete -p segctl 2>/dev/null)" = "complete -F _segctl segctl" ] && ok "registered for segctl" || bad "not registered"
 expect "commands" "segctl " check explain matrix status reload isolate release report trace incidents
 expect "commands by prefix" "segctl re" reload release report revisions
-expect "explain options" "segctl explain --" --in --out --to-gateway --json
+expect "explain options" "segctl explain --" --in --out --to-gateway --from-gateway --json
 expect "incidents options" "segctl incidents --" --since --zone --event --spool
 expect "zones of the -c configuration for isolate" "segctl -c conf/lab.conf isolate " mynumber lgwan internet cloud
 expect "zones for --zone" "segctl -c conf/lab.conf incidents --zone l" lgwan

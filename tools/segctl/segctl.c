@@ -10,7 +10,7 @@
 static const struct segctl_cmd commands[] = {
 	{ "check",   cmd_check,   "[--live|--offline] [FILE]", "validate a configuration; errors and warnings with file:line (on the gateway also its interfaces)" },
 	{ "rules",   cmd_rules,   "[FILE]", "print the ruleset segd would install, in nft -f syntax" },
-	{ "explain", cmd_explain, "SRC DST PROTO[/PORT] [--in IFACE] [--out IFACE] [--to-gateway]",
+	{ "explain", cmd_explain, "SRC DST PROTO[/PORT] [--in IFACE] [--out IFACE] [--to-gateway | --from-gateway]",
 	  "verdict for one flow and the conduit or rule that decides it" },
 	{ "incidents", cmd_incidents, "[--since T] [--until T] [--zone Z] [--event E] [--spool FILE]",
 	  "the recorded incidents, from the spool (no daemon needed)" },
