@@ -49,7 +49,8 @@ def in_side(addrs, side, fam):
 
 class Drawer:
     def __init__(self, lab, model, rng):
-        self.lab, self.model, self.rng = lab, model, rng
+        # conduits between zones: the gateway's own are packets.py's business
+        self.lab, self.model, self.rng = lab, netlab.Model.without_gateway(model), rng
         self.zones = [z for z in lab.zones() if z['ordinary']]
         self.ports = conduit_ports(model)
         self.spoofs = {}                 # ns -> addresses to add

@@ -20,6 +20,7 @@ directory) so that every tool of one run sees the same lab.
 """
 import ctypes
 import errno
+import copy
 import ipaddress
 import json
 import os
@@ -83,6 +84,13 @@ class Model:
                                   'dsts': [ipaddress.ip_network(a) for a in c.get('destinations', [])],
                                   'services': list(c.get('services', [])),
                                   'expires': c.get('expires', '')})
+
+    @staticmethod
+    def without_gateway(model):
+        """The model with only the conduits between zones (not from the gateway)."""
+        m = copy.copy(model)
+        m.conduits = [c for c in model.conduits if c['from'] != 'gateway']
+        return m
 
     def zone(self, name):
         return next(z for z in self.zones if z['name'] == name)
@@ -415,19 +423,22 @@ def zone_drops(counters, ev, z):
 # ---------------------------------------------------------------- the decision function
 
 
-def explain(segctl, config, src, dst, proto, port=None, iif=None, oif=None, to_gateway=False):
+def explain(segctl, config, src, dst, proto, port=None, iif=None, oif=None, to_gateway=False,
+            from_gateway=False):
     """(accept, reason) from `segctl explain`: exit 0 accept, 1 deny (contract).
     ICMP probes are echo requests: asked about as icmp/8 and icmpv6/128."""
     if port is None and proto in ('icmp', 'icmpv6'):
         port = 8 if proto == 'icmp' else 128
     svc = proto if port is None else '%s/%d' % (proto, port)
     cmd = [segctl, '-c', config, '--json', 'explain', str(src), str(dst), svc]
-    if iif:
+    if iif and not from_gateway:
         cmd += ['--in', iif]
     if oif and not to_gateway:
         cmd += ['--out', oif]
     if to_gateway:
         cmd += ['--to-gateway']
+    if from_gateway:
+        cmd += ['--from-gateway']
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode not in (0, 1):
         raise RuntimeError('%s: exit %d: %s' % (' '.join(cmd), r.returncode, r.stderr.strip()))
