@@ -35,7 +35,7 @@ trap cleanup EXIT
 import datetime, sys
 src, a, b = sys.argv[1:]
 expires = (datetime.date.today() + datetime.timedelta(days=300)).isoformat()
-t = open(src).read()
+t = open(src).read().replace('incident_window = 60;', 'incident_window = 2;')
 my = 'networks = [ "10.10.0.0/24", "fd00:10::/64" ]; },'
 inet = 'networks = [ "10.30.0.0/24", "fd00:30::/64" ]; },'
 lg = 'gateway_services = [ "tcp/22" ]; },'
@@ -106,6 +106,25 @@ else:
     s.bind((src, 0)); s.sendto(text.encode(), (dst, port))
 PY
 }
+# incident REASON KEY=VALUE...: the spool holds an incident with that reason and those facts
+incident() {
+	"$PY" - "$RUN_DIR/incidents.jsonl" "$@" <<'PY'
+import json, sys
+path, reason, facts = sys.argv[1], sys.argv[2], dict(a.split('=', 1) for a in sys.argv[3:])
+try:
+    lines = open(path).read().splitlines()
+except OSError:
+    sys.exit(1)
+for l in lines:
+    try:
+        j = json.loads(l)
+    except ValueError:
+        continue
+    if j.get('reason') == reason and all(str(j.get(k) if j.get(k) is not None else '') == v for k, v in facts.items()):
+        sys.exit(0)
+sys.exit(1)
+PY
+}
 explains() {   # explains WANT ARGS...: segctl explain (in the gateway) gives verdict WANT
 	local got
 	got=$(ip netns exec "$LAB_GW" "$SEGCTL" -c "$SEGD_CONF" explain "${@:2}" 2>&1 | awk '/^verdict:/ { print $2, $3 }')
@@ -151,6 +170,10 @@ check "and the relayed internet query (segd O - mynumber)" \
 	wait_until 10 bash -c '[ "$(counter "segd O - mynumber")" -gt "$1" ]' _ "$o_mn0"
 check "the internet host received no My Number record" bash -c '! grep -q MYNUMBER "$1"' _ "$RUN_DIR/in.recv"
 check "the mynumber host received nothing from the Internet side" bash -c '! grep -q INTERNET "$1"' _ "$RUN_DIR/mn.recv"
+check "the CSIRT finds it as an incident: reason gateway-egress-policy, from the gateway to internet, its addresses and port" \
+	wait_until 20 incident gateway-egress-policy dst_zone=internet src_zone= src=10.30.0.1 dst="$IN_HOST" dport=5353 event=flow-denied
+check "and the reverse one, to mynumber" \
+	wait_until 20 incident gateway-egress-policy dst_zone=mynumber src=10.10.0.1 dst="$MN_HOST"
 explains accept "$MN_HOST" 10.10.0.1 udp/53
 explains deny 10.30.0.1 "$MN_HOST" udp/5353
 explains deny 10.10.0.1 "$IN_HOST" udp/5353
@@ -191,6 +214,8 @@ else
 	check "from the mynumber host (no link_services) it does not" bash -c '! grep -q FROM-MYNUMBER "$1"' _ "$RUN_DIR/dhcp.recv"
 	check "it was dropped and counted as link scope (segd L mynumber -)" \
 		wait_until 10 bash -c '[ "$(counter "segd L mynumber -")" -gt "$1" ]' _ "$l_mn0"
+	check "an incident: reason link-scope, from mynumber, in gw-my" \
+		wait_until 20 incident link-scope src_zone=mynumber src="$MN_LL" dport=547 in=gw-my
 	explains accept "$LG_LL" "$GW_LL" udp/547 --to-gateway --in gw-lg
 	explains deny "$MN_LL" "$GW_LL" udp/547 --to-gateway --in gw-my
 fi
@@ -211,6 +236,8 @@ check "the management interface reaches the gateway" wait_until 10 grep -q "FROM
 check "an interface in no zone does not" bash -c '! grep -q FROM-UNZONED "$1"' _ "$RUN_DIR/gw.recv"
 check "it was dropped and counted as unzoned (segd U - -)" \
 	wait_until 10 bash -c '[ "$(counter "segd U - -")" -gt "$1" ]' _ "$u0"
+check "an incident: reason unzoned-interface, in gw-odd" \
+	wait_until 20 incident unzoned-interface src=192.0.2.2 in=gw-odd dport=5300
 explains deny 192.0.2.2 192.0.2.1 udp/5300 --to-gateway --in gw-odd
 explains accept 198.51.100.2 198.51.100.1 udp/5300 --to-gateway --in gw-mgmt
 stop_segd

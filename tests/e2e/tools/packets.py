@@ -17,7 +17,7 @@ built byte by byte, of these kinds, IPv4 and IPv6:
             (tcp, udp, icmp, vrrp, random ports)
   from-gw   a packet the gateway itself sends to a zone host
   link      from a host's link-local address to the gateway's link-local
-            or a link multicast group (udp, vrrp)
+            or a link multicast group (udp, vrrp); and IPv4 to 224.0.0.18
 
 A forwarded or gateway-sent packet counts as passed when a packet socket in
 the destination host's namespace sees its marker; a packet to the gateway
@@ -43,6 +43,7 @@ from enforce import say  # noqa: E402
 IPPROTO_VRRP = 112
 KINDS = ('error', 'reply', 'frag', 'to-gw', 'from-gw', 'link')
 GROUPS = ('ff02::12', 'ff02::1:2')
+GROUP4 = '224.0.0.18'      # VRRPv2
 
 
 def csum(b):
@@ -155,6 +156,12 @@ class Watcher:
                                      socket.inet_pton(socket.AF_INET6, g) +
                                      struct.pack('@I', socket.if_nametoindex(h['gw_if'])))
             self.socks.append(j)
+            j4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for zd in lab.zones():
+                for h in zd['hosts']:
+                    j4.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                                  socket.inet_aton(GROUP4) + struct.pack('@II', 0, socket.if_nametoindex(h['gw_if'])))
+            self.socks.append(j4)
         for s in self.socks:
             s.setblocking(False)
 
@@ -286,6 +293,15 @@ class Drawer:
             p.update(src_ns=self.lab.gw_ns, fam=fam, src=src, dst=dst, oif=zb['hosts'][0]['gw_if'], sendif=None,
                      data=packet(fam, src, dst, proto, transport(fam, src, dst, proto, 40000, dport, marker)),
                      q=dict(proto=self.qproto(proto, fam), port=self.qport(proto, fam, dport), from_gateway=True))
+        elif r.random() < 0.3:     # IPv4 link multicast from a zone host
+            za = r.choice([z for z in self.zones if 4 in z['gw']])
+            src, dst = self.addr(za, 4), GROUP4
+            proto = r.choice((17, IPPROTO_VRRP))
+            dport = r.choice((546, 547, self.port()))
+            p.update(src_ns=za['hosts'][0]['ns'], fam=4, src=src, dst=dst, iif=za['hosts'][0]['gw_if'],
+                     sendif=netlab.HOST_IF, data=ip4(src, dst, proto, transport(4, src, dst, proto, 40000, dport, marker),
+                                                    ttl=1),
+                     q=dict(proto=self.qproto(proto, 4), port=self.qport(proto, 4, dport), to_gateway=True))
         else:
             za = r.choice([z for z in self.zones if self.ll[z['name']]])
             src = self.ll[za['name']]
