@@ -734,7 +734,9 @@ static bool proto_opened(const struct seg_conduit *c, uint8_t l4proto)
 /* The error as a packet first (zones, spoofing, the guard, isolation, the
  * gateway: as any ICMP packet), then, where that finds no conduit, as
  * related to a connection of a conduit from dst's zone to src's (compile.c
- * fill_pair: ct original ip saddr . ip saddr . ct protocol @r.B.A). */
+ * fill_pair: ct original ip saddr . ip saddr . ct protocol @r.B.A), or, to
+ * the gateway, from the gateway to src's zone (fill_input_zone). The
+ * gateway's own errors (OUTPUT) are related packets that always pass. */
 static void decide_icmp_error(const struct seg_policy *p, const struct seg_flow *f, struct seg_verdict *v)
 {
 	struct seg_flow o = *f, back = *f;
@@ -743,14 +745,17 @@ static void decide_icmp_error(const struct seg_policy *p, const struct seg_flow 
 	o.l4proto = f->family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 	o.dport = f->family == AF_INET ? 3 : 1;         /* destination unreachable */
 	seg_decide(p, &o, v);
-	if (v->reason != SEG_REASON_DEFAULT_DENY || v->src_zone < 0 || v->dst_zone < 0)
+	/* to the gateway (in.Z: r4.gateway.Z): about one of its own connections */
+	int opener = f->path == SEG_PATH_INPUT ? seg_gateway_zone(p->cfg) : v->dst_zone;
+	if (v->reason != (f->path == SEG_PATH_INPUT ? SEG_REASON_TO_GATEWAY : SEG_REASON_DEFAULT_DENY) ||
+	    v->src_zone < 0 || opener < 0)
 		return;
 	memcpy(back.src, f->dst, sizeof(back.src));
 	memcpy(back.dst, f->src, sizeof(back.dst));
 	back.icmp_error = false;
 	for (size_t i = 0; i < p->cfg->n_conduits; i++) {
 		const struct seg_conduit *c = &p->cfg->conduits[i];
-		if ((int)c->from != v->dst_zone || (int)c->to != v->src_zone || !proto_opened(c, f->l4proto) ||
+		if ((int)c->from != opener || (int)c->to != v->src_zone || !proto_opened(c, f->l4proto) ||
 		    (seg_conduit_mismatch(p, i, &back) & ~(unsigned)SEG_MISMATCH_SERVICE))
 			continue;
 		v->accept = true;
@@ -766,7 +771,7 @@ void seg_decide(const struct seg_policy *p, const struct seg_flow *f, struct seg
 				   .src_zone = -1, .dst_zone = -1, .conduit = -1 };
 	if (f->family != AF_INET && f->family != AF_INET6)
 		return;
-	if (f->icmp_error && f->path == SEG_PATH_FORWARD) {
+	if (f->icmp_error && f->path != SEG_PATH_OUTPUT) {
 		decide_icmp_error(p, f, v);
 		return;
 	}

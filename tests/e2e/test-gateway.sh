@@ -198,6 +198,55 @@ check "the cloud host saw no tcp/80 connection" bash -c '! grep -q "^203" "$1"' 
 explains accept 203.0.113.1 "$CL_DNS" udp/53
 explains deny 203.0.113.1 "$CL_DNS" tcp/80
 
+# ICMP errors about the gateway's own connection: from its destination, not from another cloud host
+CL_OTHER=$(ip -n "$CL" -4 -o addr show dev eth0 | awk '{ sub("/.*", "", $4); print $4 }' | grep -vx "$CL_DNS" | head -1)
+ip netns exec "$LAB_GW" "$PY" -u -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+print("listening", flush=True)
+while True:
+    d, a = s.recvfrom(65535)
+    ihl = (d[0] & 15) * 4
+    if d[ihl] == 3:
+        for m in (b"FORGED", b"SERVER"):
+            if m in d:
+                print(m.decode(), a[0], flush=True)' >"$RUN_DIR/gwerr" &
+PIDS="$PIDS $!"
+wait_until 10 grep -q listening "$RUN_DIR/gwerr"
+ip netns exec "$LAB_GW" "$PY" -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("203.0.113.1", 40053))
+s.sendto(b"q", ("203.0.113.53", 53))'
+gw_error() {   # gw_error FROM MARKER: port unreachable quoting 203.0.113.1:40053 -> 203.0.113.53:53
+	ip netns exec "$CL" "$PY" - "$1" "$2" <<'PY'
+import socket, struct, sys
+frm, marker = sys.argv[1], sys.argv[2].encode()
+def csum(b):
+    if len(b) % 2: b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+udp = struct.pack('!HHHH', 40053, 53, 9, 0)
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 29, 1, 0, 64, 17, 0, socket.inet_aton('203.0.113.1'),
+                 socket.inet_aton('203.0.113.53'))
+ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+icmp = struct.pack('!BBHI', 3, 3, 0, 0) + ip + udp + marker * 8
+icmp = icmp[:2] + struct.pack('!H', csum(icmp)) + icmp[4:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.bind((frm, 0))
+s.sendto(icmp, ('203.0.113.1', 0))
+PY
+}
+if [ -n "$CL_OTHER" ]; then
+	gw_error "$CL_OTHER" FORGED
+	gw_error "$CL_DNS" SERVER
+	check "an ICMP error from the DNS server about the gateway's query reaches the gateway (negative control)" \
+		wait_until 10 grep -q "^SERVER $CL_DNS" "$RUN_DIR/gwerr"
+	check "the same error from $CL_OTHER, sent before it, does not" bash -c '! grep -q "^FORGED" "$1"' _ "$RUN_DIR/gwerr"
+	explains accept "$CL_DNS" 203.0.113.1 icmp-error/udp
+	explains deny "$CL_OTHER" 203.0.113.1 icmp-error/udp
+else
+	fail "the cloud host has an address besides $CL_DNS"
+fi
+
 # link scope: udp/547 to the gateway's link-local address from each host's own
 GW_LL=fe80::1
 ll_of() { ip -n "$1" -6 -br addr show dev "$2" scope link | awk '{ sub("/.*", "", $3); print $3 }'; }

@@ -389,6 +389,11 @@ START_TEST(test_icmp_errors)
 		{ "fd00:20::50", "fd00:10::5", IPPROTO_UDP, true, "intermediate6" }, /* udp/53 there */
 		{ "10.20.0.25", "10.30.0.25", IPPROTO_TCP, true, "relay-range" },    /* back to the internet side */
 		{ "10.20.0.26", "10.30.0.25", IPPROTO_TCP, false, NULL },
+		/* to the gateway, about its own connections (conduits from = "gateway") */
+		{ "203.0.113.53", "203.0.113.1", IPPROTO_UDP, true, "gw-dns" },       /* its resolver */
+		{ "203.0.113.54", "203.0.113.1", IPPROTO_UDP, false, NULL },          /* another cloud host */
+		{ "10.21.0.51", "10.21.0.1", IPPROTO_UDP, true, "gw-syslog" },
+		{ "10.21.0.51", "10.21.0.1", IPPROTO_TCP, false, NULL },              /* tcp not opened */
 	};
 	struct seg_config *cfg = load(POLICY_CONF);
 	struct seg_policy *pol = NULL;
@@ -396,7 +401,8 @@ START_TEST(test_icmp_errors)
 
 	ck_assert_int_eq(seg_policy_build(cfg, &pol), 0);
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct seg_flow f = { .path = SEG_PATH_FORWARD, .l4proto = t[i].proto, .icmp_error = true };
+		struct seg_flow f = { .path = i >= 6 ? SEG_PATH_INPUT : SEG_PATH_FORWARD, .l4proto = t[i].proto,
+				      .icmp_error = true };
 		struct seg_verdict v;
 		int fam;
 		ck_assert_int_eq(seg_addr_parse(t[i].src, &f.family, f.src, &why), 0);

@@ -287,7 +287,8 @@ static void why(FILE *f, const struct explain *e)
 	case SEG_REASON_CONDUIT:
 		if (e->flow.icmp_error)   /* the conduit runs the other way: the error goes back */
 			fprintf(f, "conduit '%s' from '%s' to '%s' opened the connection this error reports on",
-				e->cfg->conduits[v->conduit].name, dz, sz);
+				e->cfg->conduits[v->conduit].name, e->cfg->zones[e->cfg->conduits[v->conduit].from].name,
+				e->cfg->zones[e->cfg->conduits[v->conduit].to].name);
 		else
 			fprintf(f, "conduit '%s' opens it from '%s' to '%s' (replies come back)",
 				e->cfg->conduits[v->conduit].name, sz, dz);
