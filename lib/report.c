@@ -325,7 +325,9 @@ static bool conduit_installed(const struct seg_config *cfg, const struct seg_con
 {
 	const struct seg_zone *a = &cfg->zones[c->from], *b = &cfg->zones[c->to];
 
-	return !c->expired && !a->isolated && !b->isolated && a->n_ifaces && b->n_ifaces &&
+	/* as compile.c: the gateway has no interfaces, yet its conduits are installed */
+	return !c->expired && !a->isolated && !b->isolated && (a->n_ifaces || a->kind == SEG_ZONE_GATEWAY) &&
+	       b->n_ifaces &&
 	       !seg_zone_pair_guarded(cfg, c->from, c->to);
 }
 

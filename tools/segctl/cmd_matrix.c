@@ -72,7 +72,9 @@ static void cell_text(const struct seg_config *cfg, size_t a, size_t b, char *ou
 
 static void print_table(const struct seg_config *cfg, FILE *f)
 {
-	size_t nz = cfg->n_zones, label = strlen("from \\ to");
+	/* rows: every zone and the gateway (what it sends); columns: the zones
+	 * (what reaches the gateway is gateway_services, not a conduit) */
+	size_t nz = cfg->n_zones, nc = seg_zone_count(cfg), label = strlen("from \\ to");
 	size_t *width = calloc(nz ? nz : 1, sizeof(*width));
 	char (*cells)[CELL_BUF] = calloc(nz * nz + 1, sizeof(*cells));
 
@@ -85,19 +87,19 @@ static void print_table(const struct seg_config *cfg, FILE *f)
 		width[a] = strlen(cfg->zones[a].name);
 	}
 	for (size_t a = 0; a < nz; a++)
-		for (size_t b = 0; b < nz; b++) {
+		for (size_t b = 0; b < nc; b++) {
 			cell_text(cfg, a, b, cells[a * nz + b]);
 			size_t w = strlen(cells[a * nz + b]);
 			width[b] = w > width[b] ? w : width[b];
 		}
 	fprintf(f, "%-*s", (int)label, "from \\ to");
-	for (size_t b = 0; b < nz; b++)
-		fprintf(f, "  %-*s", b + 1 < nz ? (int)width[b] : 0, cfg->zones[b].name);
+	for (size_t b = 0; b < nc; b++)
+		fprintf(f, "  %-*s", b + 1 < nc ? (int)width[b] : 0, cfg->zones[b].name);
 	fputc('\n', f);
 	for (size_t a = 0; a < nz; a++) {
 		fprintf(f, "%-*s", (int)label, cfg->zones[a].name);
-		for (size_t b = 0; b < nz; b++)
-			fprintf(f, "  %-*s", b + 1 < nz ? (int)width[b] : 0, cells[a * nz + b]);
+		for (size_t b = 0; b < nc; b++)
+			fprintf(f, "  %-*s", b + 1 < nc ? (int)width[b] : 0, cells[a * nz + b]);
 		fputc('\n', f);
 	}
 	fputs("\nrows: from, columns: to.  intra: within one zone, allowed.  deny: no conduit opens it.\n"
@@ -167,7 +169,7 @@ static void print_json(const struct seg_config *cfg, FILE *f)
 	seg_json_key(f, &first, "pairs");
 	fputc('[', f);
 	for (size_t a = 0; a < cfg->n_zones; a++)
-		for (size_t b = 0; b < cfg->n_zones; b++) {
+		for (size_t b = 0; b < seg_zone_count(cfg); b++) {
 			fputs(a + b ? "," : "", f);
 			json_pair(f, cfg, a, b);
 		}

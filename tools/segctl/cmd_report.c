@@ -203,16 +203,16 @@ static void text_model(FILE *f, const struct seg_report *r)
 
 static void text_matrix(FILE *f, const struct seg_report *r)
 {
-	size_t nz = r->cfg->n_zones;
+	size_t nz = r->cfg->n_zones, nc = seg_zone_count(r->cfg);   /* columns: the zones, not the gateway */
 
 	heading(f, SEG_RS_MATRIX);
 	fprintf(f, "    %-14s", "from \\ to");
-	for (size_t b = 0; b < nz; b++)
+	for (size_t b = 0; b < nc; b++)
 		fprintf(f, " %-12.12s", r->cfg->zones[b].name);
 	fputc('\n', f);
 	for (size_t a = 0; a < nz; a++) {
 		fprintf(f, "    %-14.14s", r->cfg->zones[a].name);
-		for (size_t b = 0; b < nz; b++) {
+		for (size_t b = 0; b < nc; b++) {
 			char cell[24];
 			enum seg_report_cell c = r->cells[a * nz + b];
 			if (c == SEG_CELL_OPEN)
@@ -487,7 +487,7 @@ static void json_cells(FILE *f, const struct seg_report *r)
 
 	fputc('[', f);
 	for (size_t a = 0; a < nz; a++)
-		for (size_t b = 0; b < nz; b++) {
+		for (size_t b = 0; b < seg_zone_count(r->cfg); b++) {
 			int c = 1;
 			fputs(a + b ? ",{" : "{", f);
 			seg_json_key(f, &c, "from");

@@ -260,6 +260,8 @@ static void matrix_labels(FILE *f, const struct seg_report *r, const struct grid
 		fprintf(f, "</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"11\" fill=\"#6b7785\">%s"
 			"</text>", g->left - 10, g->top + (int)i * g->cell_h + g->cell_h / 2 + 15,
 			seg_zone_kind_name(z->kind));
+		if (i >= seg_zone_count(r->cfg))   /* the gateway is a row (what it sends), not a column */
+			continue;
 		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"600\">",
 			g->left + (int)i * g->cell_w + g->cell_w / 2, g->top - 24);
 		html_text(f, z->name);
@@ -317,10 +319,10 @@ static void matrix_cell(FILE *f, const struct seg_report *r, const struct grid *
 
 static void html_matrix(FILE *f, const struct seg_report *r)
 {
-	size_t nz = r->cfg->n_zones;
-	int cw = nz ? 900 / (int)nz : 100;
+	size_t nz = r->cfg->n_zones, nc = seg_zone_count(r->cfg);
+	int cw = nc ? 900 / (int)nc : 100;
 	struct grid g = { .cell_w = cw > 170 ? 170 : cw < 44 ? 44 : cw, .cell_h = 64, .left = 140, .top = 70 };
-	int w = g.left + (int)nz * g.cell_w + 20, h = g.top + (int)nz * g.cell_h + 10;
+	int w = g.left + (int)nc * g.cell_w + 20, h = g.top + (int)nz * g.cell_h + 10;
 
 	section_head(f, SEG_RS_MATRIX);
 	fprintf(f, "<svg role=\"img\" aria-label=\"zone matrix\" "
@@ -329,7 +331,7 @@ static void html_matrix(FILE *f, const struct seg_report *r)
 		"to / 宛先</text>", g.left);
 	matrix_labels(f, r, &g);
 	for (size_t a = 0; a < nz; a++)
-		for (size_t b = 0; b < nz; b++)
+		for (size_t b = 0; b < nc; b++)
 			matrix_cell(f, r, &g, a, b);
 	fputs("</svg><div class=\"legend\">", f);
 	for (int c = 0; c < SEG_CELL_COUNT; c++)
