@@ -104,11 +104,18 @@ SETTING(state_dir)
 static char *set_version(const struct seg_config *c, const void *o) { (void)o; return number((unsigned)c->version); }
 static char *set_log_group(const struct seg_config *c, const void *o) { (void)o; return number(c->settings.log_group); }
 static char *set_window(const struct seg_config *c, const void *o) { (void)o; return number(c->settings.incident_window); }
+static char *set_gw_addrs(const struct seg_config *c, const void *o)
+{
+	(void)o;
+	return prefix_list(c->settings.gateway_addrs, c->settings.n_gateway_addrs, "");
+}
+static char *set_mgmt(const struct seg_config *c, const void *o) { (void)o; return str_list(c->settings.mgmt_ifaces, c->settings.n_mgmt_ifaces); }
 
 static const struct field_def settings_fields[] = {
 	{ "version", set_version }, { "table", set_table }, { "log_group", set_log_group },
 	{ "incident_window", set_window }, { "spool", set_spool }, { "control_socket", set_control_socket },
 	{ "control_group", set_control_group }, { "state_dir", set_state_dir },
+	{ "gateway_addresses", set_gw_addrs }, { "management_interfaces", set_mgmt },
 };
 
 #define ZONE(o) ((const struct seg_zone *)(o))
@@ -116,17 +123,23 @@ static char *zone_kind(const struct seg_config *c, const void *o) { (void)c; ret
 static char *zone_ifaces(const struct seg_config *c, const void *o) { (void)c; return str_list(ZONE(o)->ifaces, ZONE(o)->n_ifaces); }
 static char *zone_nets(const struct seg_config *c, const void *o) { (void)c; return prefix_list(ZONE(o)->nets, ZONE(o)->n_nets, ""); }
 static char *zone_gw(const struct seg_config *c, const void *o) { (void)c; return service_list(ZONE(o)->gw_services, ZONE(o)->n_gw_services); }
+static char *zone_link(const struct seg_config *c, const void *o) { (void)c; return service_list(ZONE(o)->link_services, ZONE(o)->n_link_services); }
 
 static const struct field_def zone_fields[] = {
 	{ "kind", zone_kind }, { "interfaces", zone_ifaces }, { "networks", zone_nets },
 	{ "gateway_services", zone_gw },
+	{ "link_services", zone_link },
 };
 
 #define COND(o) ((const struct seg_conduit *)(o))
 static char *cond_kind(const struct seg_config *c, const void *o) { (void)c; return text(seg_conduit_kind_name(COND(o)->kind)); }
 static char *cond_from(const struct seg_config *c, const void *o) { return text(c->zones[COND(o)->from].name); }
 static char *cond_to(const struct seg_config *c, const void *o) { return text(c->zones[COND(o)->to].name); }
-static char *cond_srcs(const struct seg_config *c, const void *o) { (void)c; return prefix_list(COND(o)->srcs, COND(o)->n_srcs, WHOLE_ZONE); }
+static char *cond_srcs(const struct seg_config *c, const void *o)
+{
+	return prefix_list(COND(o)->srcs, COND(o)->n_srcs,
+			   seg_zone_is_gateway(c, COND(o)->from) ? "(the gateway's own addresses)" : WHOLE_ZONE);
+}
 static char *cond_dsts(const struct seg_config *c, const void *o) { (void)c; return prefix_list(COND(o)->dsts, COND(o)->n_dsts, WHOLE_ZONE); }
 static char *cond_svcs(const struct seg_config *c, const void *o) { (void)c; return service_list(COND(o)->services, COND(o)->n_services); }
 static char *cond_approval(const struct seg_config *c, const void *o) { (void)c; return text(COND(o)->approval); }
@@ -206,11 +219,12 @@ static int diff_zones(struct seg_cfgdiff *d, const struct seg_config *a, const s
 {
 	int r = 0;
 
-	for (size_t i = 0; i < a->n_zones && r == 0; i++)
+	/* the gateway is no declared zone: its conduits say what changed */
+	for (size_t i = 0; i < seg_zone_count(a) && r == 0; i++)
 		if (seg_zone_find(b, a->zones[i].name) < 0)
 			r = compare(d, SEG_DIFF_ZONE, a->zones[i].name, zone_fields, N(zone_fields),
 				    a, &a->zones[i], b, NULL);
-	for (size_t i = 0; i < b->n_zones && r == 0; i++) {
+	for (size_t i = 0; i < seg_zone_count(b) && r == 0; i++) {
 		int j = seg_zone_find(a, b->zones[i].name);
 		r = compare(d, SEG_DIFF_ZONE, b->zones[i].name, zone_fields, N(zone_fields),
 			    a, j < 0 ? NULL : &a->zones[j], b, &b->zones[i]);

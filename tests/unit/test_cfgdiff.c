@@ -46,6 +46,11 @@ struct diff_case {
 
 #define V(set, zone, svc, exp, cond) { set, zone, svc, exp, cond }
 
+static const char *const CONDUIT_GW =
+	",\n  { name = \"gw-syslog\"; kind = \"specific\"; from = \"gateway\"; to = \"lgwan\";\n"
+	"    destinations = [ \"10.20.0.51\" ]; services = [ \"udp/514\" ]; approval = \"R8-GW-003\";\n"
+	"    expires = \"2027-03-31\"; }";
+
 static const struct diff_case cases[] = {
 	{ "identical", V("", "", "\"tcp/25\"", "2027-03-31", ""), V("", "", "\"tcp/25\"", "2027-03-31", ""), "" },
 	{ "the issue's example",
@@ -71,6 +76,18 @@ static const struct diff_case cases[] = {
 	{ "settings changed, and a default made explicit is no change",
 	  V("", "", "\"tcp/25\"", "2027-03-31", ""), V("log_group = 9; incident_window = 60;", "", "\"tcp/25\"", "2027-03-31", ""),
 	  "settings: log_group 7 -> 9" },
+	{ "a conduit from the gateway: no zone 'gateway' appears",
+	  V("", "", "\"tcp/25\"", "2027-03-31", ""), V("", "", "\"tcp/25\"", "2027-03-31", CONDUIT_GW),
+	  "conduit 'gw-syslog' added: kind specific; from gateway; to lgwan; sources (the gateway's own addresses); "
+	  "destinations 10.20.0.51; services udp/514; approval R8-GW-003; expires 2027-03-31" },
+	{ "the gateway's settings",
+	  V("", "", "\"tcp/25\"", "2027-03-31", ""),
+	  V("management_interfaces = [ \"mgmt0\" ]; gateway_addresses = [ \"10.20.0.1\" ];", "", "\"tcp/25\"", "2027-03-31", ""),
+	  "settings: gateway_addresses (none) -> 10.20.0.1; management_interfaces (none) -> mgmt0" },
+	{ "link services",
+	  V("", "", "\"tcp/25\"", "2027-03-31", ""),
+	  V("", ",\n  { name = \"dmz\"; kind = \"lgwan\"; interfaces = [ \"eth5\" ]; networks = [ \"10.40.0.0/24\" ]; link_services = [ \"vrrp\" ]; }", "\"tcp/25\"", "2027-03-31", ""),
+	  "zone 'dmz' added: kind lgwan; interfaces eth5; networks 10.40.0.0/24; link_services vrrp" },
 	{ "settings, zone and conduit in that order",
 	  V("", "", "\"tcp/25\"", "2027-03-31", CONDUIT_VDI), V("table = \"segd2\";", ZONE_DMZ, "\"udp/53\"", "2027-03-31", ""),
 	  "settings: table segd -> segd2\nzone 'dmz' added: kind lgwan; interfaces eth4, eth5; networks 10.40.0.0/24\n"
