@@ -1116,17 +1116,17 @@ static int fill_link(struct cctx *c, uint32_t chain, size_t z, const int32_t lse
 	return add_drop(c->plan, chain, 'L', in ? zn : NULL, in ? NULL : zn, c->cfg->zones[z].line) ? 0 : -ENOMEM;
 }
 
-/* ICMP errors about the gateway's own connections to zone z: only from a
- * host the gateway may reach by that protocol (r4.gateway.Z), as fill_pair
- * does for forwarded connections. */
-static int accept_gateway_errors(struct cctx *c, uint32_t chain, size_t z)
+/* ICMP errors of the connections of pair a -> b, back to their originator
+ * in a: only from a host the originator may reach by that protocol (ct
+ * original ip saddr . ip saddr . ct protocol in r.a.b), not from any host
+ * that quotes an approved connection. */
+static int accept_errors(struct cctx *c, uint32_t chain, size_t a, size_t b)
 {
 	static const enum seg_field rel[2][3] = { { SEG_F_CT_OSADDR, SEG_F_IP_SADDR, SEG_F_CT_PROTO },
 						  { SEG_F_CT_OSADDR6, SEG_F_IP6_SADDR, SEG_F_CT_PROTO } };
-	int g = seg_gateway_zone(c->cfg);
 
-	for (int f = 0; f < 4 && g >= 0; f++) {
-		int32_t si = c->rset[((size_t)g * c->nz + z) * 4 + (size_t)f];
+	for (int f = 0; f < 4; f++) {
+		int32_t si = c->rset[(a * c->nz + b) * 4 + (size_t)f];
 		struct seg_plan_rule *r;
 		if (si < 0)
 			continue;
@@ -1137,6 +1137,14 @@ static int accept_gateway_errors(struct cctx *c, uint32_t chain, size_t z)
 		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false, rel[f / 2], 3);
 	}
 	return 0;
+}
+
+/* ICMP errors about the gateway's own connections to zone z (r4.gateway.Z). */
+static int accept_gateway_errors(struct cctx *c, uint32_t chain, size_t z)
+{
+	int g = seg_gateway_zone(c->cfg);
+
+	return g < 0 ? 0 : accept_errors(c, chain, (size_t)g, z);
 }
 
 static int fill_input_zone(struct cctx *c, const int32_t *zch, size_t z, const int32_t gset[NSVC], bool any)
@@ -1222,7 +1230,6 @@ static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, int32_t
 {
 	const struct seg_config *cfg = c->cfg;
 	const char *an = cfg->zones[a].name, *bn = cfg->zones[b].name;
-	struct seg_plan_rule *r;
 	bool any_reply;
 
 	if (add_spoof(c, chain, a, bn) < 0)
@@ -1238,22 +1245,9 @@ static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, int32_t
 	if (add_conduit_lookups(c, chain, ab, false, &any_reply) < 0 ||
 	    add_conduit_lookups(c, chain, ba, true, &any_reply) < 0)
 		return -ENOMEM;
-	/* ICMP errors (PMTU, unreachable) of those connections, back to their
-	 * originator in b: only from a host the originator may reach by that
-	 * protocol (ct original ip saddr . ip saddr . ct protocol in r.b.a), not
-	 * from any host of zone a that quotes an approved connection */
-	static const enum seg_field rel[2][3] = { { SEG_F_CT_OSADDR, SEG_F_IP_SADDR, SEG_F_CT_PROTO },
-						  { SEG_F_CT_OSADDR6, SEG_F_IP6_SADDR, SEG_F_CT_PROTO } };
-	for (int f = 0; f < 4 && any_reply; f++) {
-		int32_t si = c->rset[(b * c->nz + a) * 4 + (size_t)f];
-		if (si < 0)
-			continue;
-		if (!(r = add_rule(c->plan, chain, SEG_A_ACCEPT, c->plan->sets[si].line)))
-			return -ENOMEM;
-		cond_simple(r, SEG_C_CT_REPLY, 0);
-		cond_simple(r, SEG_C_CT_RELATED, 0);
-		cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false, rel[f / 2], 3);
-	}
+	/* ICMP errors (PMTU, unreachable) of those connections, back to their originator in b */
+	if (any_reply && accept_errors(c, chain, b, a) < 0)
+		return -ENOMEM;
 	return add_drop(c->plan, chain, 'D', an, bn, 0) ? 0 : -ENOMEM;
 }
 

@@ -39,20 +39,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import differential  # noqa: E402
 import netlab  # noqa: E402
 from enforce import say  # noqa: E402
+from incidents import csum  # noqa: E402
 
 IPPROTO_VRRP = 112
 KINDS = ('error', 'reply', 'frag', 'to-gw', 'from-gw', 'link')
 GROUPS = ('ff02::12', 'ff02::1:2')
 GROUP4 = '224.0.0.18'      # VRRPv2
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
 
 
 def l4(fam, src, dst, proto, body):
