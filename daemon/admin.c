@@ -158,6 +158,8 @@ int segd_admin_load(struct segd_admin *a, const char *path, FILE *log, struct se
 	}
 	free(again);
 	if (r == 0)
+		seg_sha256_hex(c.bytes, c.len, c.sha);
+	if (r == 0)
 		r = seg_zonemap_build(c.gen->cfg, &c.gen->map);
 	if (r == 0)
 		mark_isolated(a, c.gen->cfg);
@@ -220,12 +222,9 @@ static void disarm(struct segd_admin *a)
 static bool wants_revision(const struct segd_admin *a, const struct segd_candidate *c,
 			   const struct segd_change *ch)
 {
-	char sha[SEG_SHA256_HEX];
-
 	if (ch->confirm_s || ch->source || !a->running)
 		return true;
-	seg_sha256_hex(c->bytes, c->len, sha);
-	return strcmp(sha, a->running_sha) != 0;
+	return strcmp(c->sha, a->running_sha) != 0;
 }
 
 static int store(struct segd_admin *a, const struct segd_candidate *c, const struct segd_change *ch,
@@ -256,7 +255,7 @@ void segd_admin_applied(struct segd_admin *a, struct segd_candidate *c, const st
 
 	if (wants_revision(a, c, ch) && (r = store(a, c, ch, &n)) == 0) {
 		a->running = n;
-		seg_sha256_hex(c->bytes, c->len, a->running_sha);
+		memcpy(a->running_sha, c->sha, sizeof(a->running_sha));
 	}
 	au.revision = a->running;
 	if (r < 0)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include "apply.h"
+#include "sha256.h"
 #include "control.h"
 #include "loop.h"
 #include "writer.h"
@@ -35,6 +36,7 @@ struct segd_candidate {
 	struct segd_gen *gen;
 	char *bytes;
 	size_t len;
+	char sha[SEG_SHA256_HEX];     /* of bytes, computed once by segd_admin_load */
 };
 
 struct segd_admin_ops {

@@ -103,12 +103,12 @@ void segd_apply_use(struct seg_nft_conn *c)
 	daemon_conn = c;
 }
 
-int segd_gen_apply(struct segd_gen *g, FILE *log)
+int segd_gen_apply(struct segd_gen *g, const struct segd_gen *running, FILE *log)
 {
 	struct seg_nft_error e;
 	const struct seg_plan_counts *c = &g->plan->counts;
 	double t0 = now_ms();
-	int r = daemon_conn ? seg_nft_conn_apply(daemon_conn, g->plan, &g->stats, &e)
+	int r = daemon_conn ? seg_nft_conn_apply(daemon_conn, g->plan, running ? running->plan : NULL, &g->stats, &e)
 			    : seg_nft_apply(g->plan, &g->stats, &e);
 
 	g->apply_ms = now_ms() - t0;
@@ -136,7 +136,7 @@ int segd_reload(const char *path, FILE *log, struct segd_gen **cur)
 	int r = segd_gen_load(path, SEG_LINKS_ALWAYS, log, &g);
 
 	if (r == 0)
-		r = segd_gen_apply(g, log);
+		r = segd_gen_apply(g, *cur, log);
 	if (r < 0) {
 		segd_gen_free(g);
 		if (*cur)

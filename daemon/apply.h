@@ -28,8 +28,10 @@ int segd_gen_load(const char *path, enum seg_links_when links, FILE *log, struct
 void segd_gen_free(struct segd_gen *g);
 
 /* Installs g in one transaction and logs what was installed, or the
- * kernel's refusal in plain words (the previous ruleset then stays). */
-int segd_gen_apply(struct segd_gen *g, FILE *log);
+ * kernel's refusal in plain words (the previous ruleset then stays).
+ * running: the generation in force (g itself for a restore; NULL: none),
+ * whose sets the connection need not compare again where g has them alike. */
+int segd_gen_apply(struct segd_gen *g, const struct segd_gen *running, FILE *log);
 
 /* From now on segd_gen_apply commits through c (the daemon's connection,
  * which may own the table); NULL: a socket per transaction. */

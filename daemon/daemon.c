@@ -43,6 +43,7 @@ struct segd {
 	const char *path;
 	struct segd_gen *gen;
 	char hash[SEG_SHA256_HEX];
+	bool floor_written;            /* the floor holds the plan in force (follow_floor) */
 	struct seg_loop *loop;
 	struct seg_writer *w;
 	struct seg_watch *watch;
@@ -134,18 +135,28 @@ static void write_floor(struct segd *d)
 			       "starts", dir, SEGD_FLOOR_FILE, strerror(-r));
 }
 
-/* g runs now; bytes are the configuration it was parsed from (hashed as
- * such: the file may have changed since it was read). */
-static void set_running(struct segd *d, struct segd_gen *g, const char *bytes, size_t len)
+/* g runs now; sha is of the bytes it was parsed from (the file may have
+ * changed since it was read). */
+static void set_running(struct segd *d, struct segd_gen *g, const char *sha)
 {
 	if (g != d->gen) {
 		segd_gen_free(d->gen);
 		d->gen = g;
 	}
-	seg_sha256_hex(bytes, len, d->hash);
+	memcpy(d->hash, sha, sizeof(d->hash));
 	d->applied = time(NULL);
 	d->applied_day = seg_today();
-	write_floor(d);
+}
+
+/* The floor is a rendering of the plan in force: rewritten when the kernel's
+ * table changed (an unchanged re-apply leaves it as it is). Written after
+ * READY=1: the rules are in force at the commit, the floor is for the next
+ * boot. */
+static void follow_floor(struct segd *d)
+{
+	if (!d->floor_written || !d->gen->stats.unchanged)
+		write_floor(d);
+	d->floor_written = true;
 }
 
 static void check_links(struct segd *d, bool quiet);
@@ -162,11 +173,11 @@ static int reload_from(struct segd *d, const char *src, const struct segd_change
 	sd_notify(0, "RELOADING=1");
 	int r = segd_admin_load(d->admin, src, log, &c);
 	if (r == 0)
-		r = segd_gen_apply(c.gen, log);
+		r = segd_gen_apply(c.gen, d->gen, log);
 	char *text = capture_end(&cap);
 	if (r == 0) {
 		struct segd_gen *g = c.gen;
-		set_running(d, g, c.bytes, c.len);
+		set_running(d, g, c.sha);
 		if (d->links)
 			check_links(d, true);   /* the load said what it found */
 		d->reloads++;
@@ -191,6 +202,8 @@ static int reload_from(struct segd *d, const char *src, const struct segd_change
 	segd_candidate_clear(&c);
 	sd_notify(0, "READY=1");
 	notify_status(d);
+	if (r == 0)
+		follow_floor(d);
 	if (report)
 		*report = text;
 	else
@@ -204,7 +217,7 @@ static int apply_logged(struct segd *d, const char *fail_event)
 {
 	struct capture cap;
 	FILE *log = capture_begin(&cap);
-	int r = segd_gen_apply(d->gen, log);
+	int r = segd_gen_apply(d->gen, d->gen, log);
 	char *text = capture_end(&cap);
 
 	forward_lines(d, text, r < 0 ? fail_event : NULL, r < 0 ? 2 : 6);
@@ -756,7 +769,7 @@ static int start_parts(struct segd *d)
 		seg_loop_add(d->loop, d->wdfd, EPOLLIN, on_watchdog, d);
 	if ((r = seg_nftmon_open(d->gen->plan->table, on_tamper, d, &d->mon)) < 0)
 		return r;
-	seg_nftmon_own_port(d->mon, seg_nft_conn_portid(d->nft));
+	seg_nftmon_own(d->mon, d->nft);
 	seg_loop_add(d->loop, seg_nftmon_fd(d->mon), EPOLLIN, on_mon, d);
 	/* the load judged the interfaces and said so: only changes are news */
 	if ((d->links = seg_links_monitor_open())) {
@@ -817,8 +830,10 @@ static int first_apply(struct segd *d, const struct segd_candidate *start)
 {
 	int r = apply_logged(d, "apply-failed");
 
-	if (r == 0)
-		set_running(d, d->gen, start->bytes, start->len);
+	if (r == 0) {
+		set_running(d, d->gen, start->sha);
+		follow_floor(d);
+	}
 	return r;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "nftmon.h"
 #include "nftnl.h"
@@ -16,6 +17,7 @@
 #define WHAT_MAX  1024
 #define MAX_NOTED 8      /* enough to say what happened; the rest is counted */
 #define OBJ_MAX   256    /* NFT_NAME_MAXLEN */
+#define TOUCHED_MAX SEG_NFT_DIRTY_MAX
 
 struct change;
 
@@ -36,6 +38,10 @@ struct seg_nftmon {
 	char what[WHAT_MAX];
 	uint32_t gen;
 	uint32_t own_port;       /* segd's table connection; 0: none */
+	struct seg_nft_conn *conn;   /* told which sets other processes touched */
+	char touched[TOUCHED_MAX][OBJ_MAX];   /* sets whose elements this transaction changed */
+	size_t n_touched;
+	bool touched_all;        /* more, or the table itself */
 	char *buf;
 };
 
@@ -92,6 +98,48 @@ static void forget(struct seg_nftmon *m)
 	m->n_seen = 0;
 	m->n_changes = 0;
 	m->table_deleted = false;
+	m->n_touched = 0;
+	m->touched_all = false;
+}
+
+/* Sets (and their elements) this transaction changed: the connection dumps
+ * them again instead of trusting what it remembers. */
+static void touch(struct seg_nftmon *m, const struct change *c, const char *obj)
+{
+	bool set = c->msg == NFT_MSG_NEWSET || c->msg == NFT_MSG_DELSET || c->msg == NFT_MSG_NEWSETELEM ||
+		   c->msg == NFT_MSG_DELSETELEM;
+
+	if (c->msg == NFT_MSG_NEWTABLE || c->msg == NFT_MSG_DELTABLE || (set && !obj)) {
+		m->touched_all = true;
+		return;
+	}
+	for (size_t i = 0; set && i < m->n_touched; i++)
+		if (strcmp(m->touched[i], obj) == 0)
+			return;
+	if (set && m->n_touched == TOUCHED_MAX)
+		m->touched_all = true;
+	else if (set)
+		snprintf(m->touched[m->n_touched++], OBJ_MAX, "%s", obj);
+}
+
+/* Events were lost (the socket overflowed): nobody can tell who changed
+ * what, so the connection forgets what it remembers and segd looks. */
+static void lost(struct seg_nftmon *m)
+{
+	forget(m);
+	seg_nft_conn_changed(m->conn, NULL);
+	m->fn("nftables events were lost (socket overflow)", "unknown", 1, m->ctx);
+}
+
+/* An overflow is flagged on the socket (sk_err) when a message is dropped,
+ * but recv reports it only once the queue is empty: a NEWGEN read after a
+ * drop would close a transaction whose events are incomplete. */
+static bool overflowed(const struct seg_nftmon *m)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	return getsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e == ENOBUFS;
 }
 
 /* Repeats of one change (a flushed set: one event per element) are counted,
@@ -101,6 +149,7 @@ static void note_change(struct seg_nftmon *m, const struct change *c, const stru
 	const char *obj = c->obj_attr ? attr_str(at->a[c->obj_attr]) : NULL;
 
 	m->n_changes++;
+	touch(m, c, obj);
 	if (c->msg == NFT_MSG_DELTABLE)
 		m->table_deleted = true;
 	for (size_t i = 0; i < m->n_seen; i++)
@@ -151,7 +200,18 @@ static void end_transaction(struct seg_nftmon *m, const struct attrs *at, uint32
 
 	if (id && mnl_attr_validate(id, MNL_TYPE_U32) == 0)
 		m->gen = ntohl(mnl_attr_get_u32(id));
-	bool own = who == (uint32_t)getpid() || (m->own_port && port == m->own_port);
+	if (overflowed(m)) {
+		lost(m);
+		return;
+	}
+	/* only the connection's own commits are what it remembers */
+	bool conns = m->own_port && port == m->own_port;
+	for (size_t i = 0; !conns && i < m->n_touched; i++)
+		seg_nft_conn_changed(m->conn, m->touched[i]);
+	if (!conns && m->touched_all)
+		seg_nft_conn_changed(m->conn, NULL);
+	seg_nft_conn_seen(m->conn, m->gen);
+	bool own = who == (uint32_t)getpid() || conns;
 	if (m->n_changes && !own) {
 		describe(m);
 		snprintf(by, sizeof(by), "%s (pid %u)", name ? name : "unknown process", who);
@@ -230,9 +290,7 @@ int seg_nftmon_dispatch(struct seg_nftmon *m)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (n < 0 && errno == ENOBUFS) {
-			/* events were lost: we cannot tell who changed what, so say so */
-			forget(m);
-			m->fn("nftables events were lost (socket overflow)", "unknown", 1, m->ctx);
+			lost(m);
 			continue;
 		}
 		if (n < 0)
@@ -242,9 +300,10 @@ int seg_nftmon_dispatch(struct seg_nftmon *m)
 	return 0;
 }
 
-void seg_nftmon_own_port(struct seg_nftmon *m, uint32_t portid)
+void seg_nftmon_own(struct seg_nftmon *m, struct seg_nft_conn *conn)
 {
-	m->own_port = portid;
+	m->conn = conn;
+	m->own_port = seg_nft_conn_portid(conn);
 }
 
 uint32_t seg_nftmon_generation(const struct seg_nftmon *m)

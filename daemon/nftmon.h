@@ -25,8 +25,12 @@ void seg_nftmon_close(struct seg_nftmon *m);
 int seg_nftmon_fd(const struct seg_nftmon *m);
 /* Reads pending events without blocking. */
 int seg_nftmon_dispatch(struct seg_nftmon *m);
-/* The port id of segd's own netlink connection: its commits are not tamper. */
-void seg_nftmon_own_port(struct seg_nftmon *m, uint32_t portid);
+/* segd's own netlink connection: its commits (by port id) are not tamper,
+ * and it is told which sets other processes' commits touched (and up to
+ * which generation the events were read), so that a restore dumps only
+ * those (seg_nft_conn_changed). */
+struct seg_nft_conn;
+void seg_nftmon_own(struct seg_nftmon *m, struct seg_nft_conn *conn);
 /* The last generation id the kernel announced (0 before any). */
 uint32_t seg_nftmon_generation(const struct seg_nftmon *m);
 

@@ -1492,6 +1492,8 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 		return r;
 	}
 	stamp_rules(p);
+	static uint64_t serials;
+	p->serial = ++serials;
 	*ret = p;
 	return 0;
 }

@@ -225,6 +225,8 @@ static int elem_lists(struct delta *d, uint32_t si, struct elists *x)
 {
 	struct vset *w = &d->want->set[si], *h = seg_vt_set(d->have, w->name);
 
+	if (h->el == w->el && h->n == w->n)  /* both the connection's memory of this plan */
+		return 0;
 	seg_vt_sort(w);
 	seg_vt_sort(h);
 	x->add = calloc(w->n + 1, sizeof(*x->add));
@@ -454,14 +456,142 @@ static int whole(const struct seg_plan *plan, uint32_t flags_after, struct seg_n
 	return r;
 }
 
-/* One attempt against the table as read now. *delta_err is the kernel's
- * refusal of the difference, when the whole table was then replaced. */
-static int attempt(struct mnl_socket *nl, uint32_t flags_after, const struct seg_plan *plan, struct vtable *want,
+struct seg_nft_conn {
+	struct mnl_socket *nl;
+	uint32_t flags;
+	/* What the last commit through this connection left in the kernel: the
+	 * plan's side (sets with their elements, sorted) and the generation the
+	 * commit made. While nobody else commits, the kernel's elements are
+	 * these and need not be dumped (a 100,000-element table takes ~150 ms to
+	 * dump and parse); after another process's commit, only the sets the
+	 * tamper monitor saw it touch are dumped again. Chains, rules and set
+	 * attributes are small and always read. */
+	struct vtable mem;
+	bool mem_valid;
+	uint64_t mem_serial;      /* the plan mem is the side of */
+	uint32_t mem_gen;
+	uint32_t seen_gen;        /* the monitor has read every event up to this generation */
+	char *dirty[SEG_NFT_DIRTY_MAX];
+	size_t n_dirty;
+	bool dirty_all;
+};
+
+static void forget_dirty(struct seg_nft_conn *c)
+{
+	for (size_t i = 0; i < c->n_dirty; i++)
+		free(c->dirty[i]);
+	c->n_dirty = 0;
+	c->dirty_all = false;
+}
+
+static void forget_mem(struct seg_nft_conn *c)
+{
+	seg_vt_free(&c->mem);
+	c->mem = (struct vtable){ 0 };
+	c->mem_valid = false;
+}
+
+/* Whether the kernel's elements of set (in a table read at gen) are those of
+ * the memory: nothing committed since our commit, or the monitor has seen
+ * every commit since and none touched this set. */
+static bool remembered(const char *set, uint32_t gen, void *ctx)
+{
+	const struct seg_nft_conn *c = ctx;
+
+	if (!c->mem_valid || !seg_vt_set(&c->mem, set))
+		return false;
+	if (gen == c->mem_gen)
+		return true;
+	if (gen != c->seen_gen || c->dirty_all)
+		return false;
+	for (size_t i = 0; i < c->n_dirty; i++)
+		if (strcmp(c->dirty[i], set) == 0)
+			return false;
+	return true;
+}
+
+/* The kernel's table; with a connection's memory, the elements it holds are
+ * borrowed from there instead of dumped. */
+static int read_have(struct seg_nft_conn *c, const char *table, struct vtable *have)
+{
+	if (!c)
+		return seg_vt_from_kernel(table, NULL, have);
+	int r = seg_vt_from_kernel_skip(table, remembered, c, have);
+	for (size_t i = 0; r == 0 && i < have->n_set; i++) {
+		struct vset *h = &have->set[i];
+		const struct vset *m = h->elems_skipped ? seg_vt_set(&c->mem, h->name) : NULL;
+		if (m) {
+			h->el = m->el;
+			h->n = m->n;
+			h->sorted = h->borrowed = true;
+		}
+	}
+	return r;
+}
+
+/* Whether two plans' sets hold the same in the kernel: name, key, flags and
+ * elements (plans sort their elements, so equal sets are equal arrays);
+ * lines and ids are the configuration's, not the kernel's. */
+static bool same_set(const struct seg_plan *pa, const struct seg_plan_set *a, const struct seg_plan *pb,
+		     const struct seg_plan_set *b)
+{
+	size_t kl = seg_set_key_len(a);
+
+	if (strcmp(a->name, b->name) != 0 || a->n_key != b->n_key || a->interval != b->interval ||
+	    a->vmap != b->vmap || a->counter != b->counter || a->n_elems != b->n_elems ||
+	    memcmp(a->key, b->key, a->n_key * sizeof(a->key[0])) != 0)
+		return false;
+	for (size_t i = 0; i < a->n_elems; i++) {
+		const struct seg_plan_elem *x = &a->elems[i], *y = &b->elems[i];
+		if (memcmp(x->lo, y->lo, kl) != 0 || memcmp(x->hi, y->hi, kl) != 0 || x->verdict != y->verdict ||
+		    (x->verdict == SEG_V_GOTO && strcmp(pa->chains[x->chain].name, pb->chains[y->chain].name) != 0))
+			return false;
+	}
+	return true;
+}
+
+/* The plan's side. Where the connection remembers prev (the plan it
+ * committed last), the sets that plan and this one hold alike are borrowed
+ * from the memory instead of being rendered and parsed again. */
+static int plan_side(const struct seg_nft_conn *c, const struct seg_plan *prev, const struct seg_plan *plan,
+		     struct vtable *want)
+{
+	bool *same = NULL;
+	int r;
+
+	if (c && c->mem_valid && prev && prev->serial == c->mem_serial) {
+		if (!(same = calloc(plan->n_sets + 1, sizeof(*same))))
+			return -ENOMEM;
+		for (size_t i = 0, j; i < plan->n_sets; i++) {
+			for (j = 0; j < prev->n_sets && strcmp(prev->sets[j].name, plan->sets[i].name) != 0; j++)
+				;
+			same[i] = j < prev->n_sets && seg_vt_set(&c->mem, plan->sets[i].name) &&
+				  same_set(prev, &prev->sets[j], plan, &plan->sets[i]);
+		}
+	}
+	r = seg_vt_from_plan_some(plan, same, want);
+	for (size_t i = 0; r == 0 && same && i < want->n_set; i++) {
+		const struct vset *m = same[i] ? seg_vt_set(&c->mem, want->set[i].name) : NULL;
+		if (m) {
+			want->set[i].el = m->el;
+			want->set[i].n = m->n;
+			want->set[i].sorted = want->set[i].borrowed = true;
+		}
+	}
+	free(same);
+	return r;
+}
+
+/* One attempt against the table as read now. want: the plan's side, read
+ * here when a comparison needs it (and kept across attempts); with a
+ * connection it is kept for the whole install too, to remember. */
+static int attempt(struct mnl_socket *nl, struct seg_nft_conn *c, uint32_t flags_after,
+		   const struct seg_plan *plan, const struct seg_plan *prev, struct vtable *want,
 		   struct seg_nft_stats *st, struct seg_nft_error *err)
 {
 	struct vtable have = { .name = plan->table };
 	struct seg_nft_batch *b = NULL;
-	int r = seg_vt_from_kernel(plan->table, NULL, &have);
+	int r = read_have(c, plan->table, &have);
 
 	if (r < 0) {
 		seg_vt_free(&have);
@@ -473,9 +603,15 @@ static int attempt(struct mnl_socket *nl, uint32_t flags_after, const struct seg
 	st->replaced = have.present && ((have.flags ^ flags_after) & NFT_TABLE_F_PERSIST);
 	if (st->replaced)
 		r = seg_nftb_replace(plan, have.flags, flags_after, &b);
-	else if (!have.present)           /* the difference from nothing: everything */
+	else if (!have.present) {         /* the difference from nothing: everything */
 		r = whole(plan, flags_after, st, &b);
-	else if (!want->present && (r = seg_vt_from_plan(plan, want)) < 0)
+		if (r == 0 && c && !want->present) {
+			want->kmap = b->kmap;
+			want->n_kmap = b->n_kmap;
+			r = seg_vt_take_msgs(want, b->buf, b->len);
+			want->kmap = NULL;
+		}
+	} else if (!want->present && (r = plan_side(c, prev, plan, want)) < 0)
 		;
 	else
 		r = seg_nft_delta_build(plan, want, &have, flags_after, st, &b);
@@ -510,11 +646,57 @@ static int replace_after_refusal(struct mnl_socket *nl, uint32_t flags_after, co
 	return r;
 }
 
-static int apply_on(struct mnl_socket *nl, uint32_t flags_after, const struct seg_plan *plan,
-		    struct seg_nft_stats *stats, struct seg_nft_error *err)
+/* The generation our commit made: the batch carried the one it was computed
+ * at, so the kernel committed it as the next (it skips 0). */
+static uint32_t gen_made(const struct seg_nft_stats *st)
 {
-	/* the plan's side is read when the kernel has a table to compare with */
-	struct vtable want = { .name = plan->table };
+	uint32_t g = st->gen_before + 1;
+
+	return st->unchanged ? st->gen_before : g ? g : 1;
+}
+
+/* After an apply through a connection: what the kernel now holds is want
+ * (moved into the memory). */
+static void remember(struct seg_nft_conn *c, const struct seg_plan *plan, struct vtable *want, int r,
+		     const struct seg_nft_stats *st)
+{
+	if (want == &c->mem && r == 0 && !st->replaced && !st->acks_lost) {
+		c->mem_gen = gen_made(st);
+		forget_dirty(c);
+		return;
+	}
+	/* the sets want borrowed from the memory become its own */
+	for (size_t i = 0; i < want->n_set; i++) {
+		struct vset *w = &want->set[i], *m = w->borrowed ? seg_vt_set(&c->mem, w->name) : NULL;
+		if (m && m->el == w->el) {
+			m->el = NULL;
+			m->n = m->cap = 0;
+			w->cap = w->n;
+			w->borrowed = false;
+		}
+	}
+	forget_mem(c);
+	if (r < 0 || st->replaced || st->acks_lost || !want->present)
+		return;
+	c->mem = *want;
+	c->mem.name = NULL;             /* it was the plan's */
+	*want = (struct vtable){ 0 };
+	for (size_t i = 0; i < c->mem.n_set; i++)
+		seg_vt_sort(&c->mem.set[i]);
+	c->mem_valid = true;
+	c->mem_serial = plan->serial;
+	c->mem_gen = gen_made(st);
+	forget_dirty(c);
+}
+
+static int apply_on(struct mnl_socket *nl, struct seg_nft_conn *c, uint32_t flags_after,
+		    const struct seg_plan *plan, const struct seg_plan *prev, struct seg_nft_stats *stats,
+		    struct seg_nft_error *err)
+{
+	/* the plan's side is read when the kernel has a table to compare with;
+	 * the plan the connection committed last is its memory already */
+	struct vtable fresh = { .name = plan->table };
+	struct vtable *want = c && c->mem_valid && c->mem_serial == plan->serial ? &c->mem : &fresh;
 	struct seg_nft_stats st = { 0 };
 	int r = 0;
 
@@ -522,11 +704,10 @@ static int apply_on(struct mnl_socket *nl, uint32_t flags_after, const struct se
 	/* ERESTART: another process committed between our read and our send */
 	for (int i = 0; i < APPLY_RETRIES; i++) {
 		st = (struct seg_nft_stats){ .attempts = (unsigned)i + 1 };
-		r = attempt(nl, flags_after, plan, &want, &st, err);
+		r = attempt(nl, c, flags_after, plan, prev, want, &st, err);
 		if (r != -ERESTART)
 			break;
 	}
-	seg_vt_free(&want);
 	if (r < 0 && r != -ENOMEM && r != -ERESTART && !st.replaced && err->what[0] && st.messages)
 		r = replace_after_refusal(nl, flags_after, plan, &st, err);
 	if (r == 0 && st.unchanged)
@@ -535,6 +716,9 @@ static int apply_on(struct mnl_socket *nl, uint32_t flags_after, const struct se
 		 st.gen_after == st.gen_before)
 		r = failed(err, -ENOBUFS, "the kernel's answers were lost and the ruleset generation did not "
 			   "change: the transaction was not committed");
+	if (c)
+		remember(c, plan, want, r, &st);
+	seg_vt_free(&fresh);
 	if (stats)
 		*stats = st;
 	return r;
@@ -548,15 +732,10 @@ int seg_nft_apply(const struct seg_plan *plan, struct seg_nft_stats *stats, stru
 		memset(err, 0, sizeof(*err));
 		return failed(err, -errno, "open a netfilter netlink socket");
 	}
-	int r = apply_on(nl, 0, plan, stats, err);
+	int r = apply_on(nl, NULL, 0, plan, NULL, stats, err);
 	mnl_socket_close(nl);
 	return r;
 }
-
-struct seg_nft_conn {
-	struct mnl_socket *nl;
-	uint32_t flags;
-};
 
 int seg_nft_conn_open(bool own, struct seg_nft_conn **ret)
 {
@@ -580,6 +759,8 @@ void seg_nft_conn_close(struct seg_nft_conn *c)
 	if (!c)
 		return;
 	mnl_socket_close(c->nl);
+	forget_mem(c);
+	forget_dirty(c);
 	free(c);
 }
 
@@ -593,10 +774,29 @@ uint32_t seg_nft_conn_portid(const struct seg_nft_conn *c)
 	return c ? mnl_socket_get_portid(c->nl) : 0;
 }
 
-int seg_nft_conn_apply(struct seg_nft_conn *c, const struct seg_plan *plan, struct seg_nft_stats *stats,
-		       struct seg_nft_error *err)
+int seg_nft_conn_apply(struct seg_nft_conn *c, const struct seg_plan *plan, const struct seg_plan *prev,
+		       struct seg_nft_stats *stats, struct seg_nft_error *err)
 {
-	return apply_on(c->nl, c->flags, plan, stats, err);
+	return apply_on(c->nl, c, c->flags, plan, prev, stats, err);
+}
+
+void seg_nft_conn_changed(struct seg_nft_conn *c, const char *set)
+{
+	if (!c || c->dirty_all)
+		return;
+	for (size_t i = 0; set && i < c->n_dirty; i++)
+		if (strcmp(c->dirty[i], set) == 0)
+			return;
+	if (!set || c->n_dirty == SEG_NFT_DIRTY_MAX || !(c->dirty[c->n_dirty] = strdup(set)))
+		c->dirty_all = true;
+	else
+		c->n_dirty++;
+}
+
+void seg_nft_conn_seen(struct seg_nft_conn *c, uint32_t gen)
+{
+	if (c)
+		c->seen_gen = gen;
 }
 
 /* A dry run: BEGIN and a NEWTABLE with owner|persist but no END, so the

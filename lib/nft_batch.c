@@ -743,7 +743,8 @@ int seg_nftb_marker(struct seg_nft_batch *b, enum op_kind kind)
 	return 0;
 }
 
-static int build_objects(struct seg_nft_batch *b, const struct seg_plan *p, bool replace)
+/* no_elems: per plan set, its elements are left out (NULL: none left out). */
+static int build_objects(struct seg_nft_batch *b, const struct seg_plan *p, bool replace, const bool *no_elems)
 {
 	/* the first NEWTABLE only makes sure the table exists for DELTABLE: it
 	 * repeats the flags the table has (an update that changes owner is refused) */
@@ -757,13 +758,28 @@ static int build_objects(struct seg_nft_batch *b, const struct seg_plan *p, bool
 		r = seg_nftb_chain(b, p, i);
 	for (uint32_t i = 0; i < p->n_sets && r == 0; i++) {
 		r = seg_nftb_set(b, p, i);
-		if (r == 0)
+		if (r == 0 && !(no_elems && no_elems[i]))
 			r = seg_nftb_elems(b, p, i);
 	}
 	for (uint32_t i = 0; i < p->n_chains && r == 0; i++)
 		for (uint32_t j = 0; j < p->chains[i].n_rules && r == 0; j++)
 			r = seg_nftb_rule(b, p, i, j, 0);
 	return r;
+}
+
+int seg_nftb_plan_side(const struct seg_plan *plan, const bool *no_elems, struct seg_nft_batch **ret)
+{
+	struct seg_nft_batch *b = NULL;
+	int r = seg_nftb_open(&b, 0);
+
+	if (r == 0)
+		r = build_objects(b, plan, false, no_elems);
+	if (r < 0) {
+		seg_nft_batch_free(b);
+		return r;
+	}
+	*ret = b;
+	return 0;
 }
 
 int seg_nftb_open(struct seg_nft_batch **ret, uint32_t genid)
@@ -813,7 +829,7 @@ int seg_nftb_whole(const struct seg_plan *plan, bool replace, uint32_t flags_bef
 		return r;
 	b->flags_before = flags_before;
 	b->flags_after = flags_after;
-	r = build_objects(b, plan, replace);
+	r = build_objects(b, plan, replace, NULL);
 	if (r == 0)
 		r = seg_nftb_close(b);
 	if (r < 0) {

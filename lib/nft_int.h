@@ -105,6 +105,9 @@ int seg_nftb_replace(const struct seg_plan *plan, uint32_t flags_before, uint32_
  * DELTABLE; the difference from nothing, without computing it). */
 int seg_nftb_whole(const struct seg_plan *plan, bool replace, uint32_t flags_before, uint32_t flags_after,
 		   struct seg_nft_batch **ret);
+/* The plan's objects as messages, to be read as its side of a comparison
+ * (never sent): no_elems[i] leaves out the elements of plan set i. */
+int seg_nftb_plan_side(const struct seg_plan *plan, const bool *no_elems, struct seg_nft_batch **ret);
 /* Asks the last message for an ACK and appends END. */
 int seg_nftb_close(struct seg_nft_batch *b);
 
@@ -148,6 +151,8 @@ struct vset {
 	struct vel *el;
 	size_t n, cap;
 	bool sorted;
+	bool borrowed;             /* el[] belongs to the connection's memory (not freed here) */
+	bool elems_skipped;        /* kernel side: elements not dumped (the memory has them) */
 };
 
 struct vchain {
@@ -176,7 +181,15 @@ struct vchain *seg_vt_chain(const struct vtable *t, const char *name);
 struct vset *seg_vt_set(const struct vtable *t, const char *name);
 int seg_vt_take_msgs(struct vtable *t, const void *buf, size_t len);
 int seg_vt_from_plan(const struct seg_plan *plan, struct vtable *want);
+/* The same without the elements of the sets no_elems names (their vsets
+ * stay empty, for the caller to fill). */
+int seg_vt_from_plan_some(const struct seg_plan *plan, const bool *no_elems, struct vtable *want);
 int seg_vt_from_kernel(const char *table, const struct seg_plan *counted, struct vtable *have);
+/* The same, but the elements of a set for which skip(name, gen, ctx) is true
+ * (gen: the generation the dump is read at) are not dumped: that vset gets
+ * elems_skipped, for the caller to fill from what it remembers. */
+typedef bool (*seg_vt_skip_fn)(const char *set, uint32_t gen, void *ctx);
+int seg_vt_from_kernel_skip(const char *table, seg_vt_skip_fn skip, void *ctx, struct vtable *have);
 int seg_vt_cmp_elem(const void *pa, const void *pb);
 bool seg_vt_same_verdict(const struct vel *a, const struct vel *b);
 void seg_vt_sort(struct vset *s);

@@ -43,9 +43,10 @@ void seg_vt_free(struct vtable *t)
 		nftnl_chain_free(t->ch[i].c);
 	}
 	for (size_t i = 0; i < t->n_set; i++) {
-		for (size_t j = 0; j < t->set[i].n; j++)
+		for (size_t j = 0; !t->set[i].borrowed && j < t->set[i].n; j++)
 			free(t->set[i].el[j].chain);
-		free(t->set[i].el);
+		if (!t->set[i].borrowed)
+			free(t->set[i].el);
 		free(t->set[i].name);
 		nftnl_set_free(t->set[i].s);
 	}
@@ -381,8 +382,13 @@ int seg_vt_take_msgs(struct vtable *t, const void *buf, size_t len)
 /* The plan's side: its batch, read like a dump. */
 int seg_vt_from_plan(const struct seg_plan *plan, struct vtable *want)
 {
+	return seg_vt_from_plan_some(plan, NULL, want);
+}
+
+int seg_vt_from_plan_some(const struct seg_plan *plan, const bool *no_elems, struct vtable *want)
+{
 	struct seg_nft_batch *b = NULL;
-	int r = seg_nft_batch_build(plan, &b);
+	int r = seg_nftb_plan_side(plan, no_elems, &b);
 
 	if (r < 0)
 		return r;
@@ -444,7 +450,24 @@ static int dump_one(struct dumper *d, uint16_t type, const char *set)
  * 'counted', only the elements of that plan's counting sets. */
 static int counting_set(const struct seg_plan *p, const char *name);
 
-static int dump_table(struct dumper *d, const struct seg_plan *counted)
+/* Which sets' elements a dump reads: all, a plan's counting sets, or those
+ * the skip function does not remember. */
+struct which {
+	const struct seg_plan *counted;
+	seg_vt_skip_fn skip;
+	void *ctx;
+	uint32_t gen;
+};
+
+static bool wanted(const struct which *w, struct vset *s)
+{
+	if (w->counted)
+		return counting_set(w->counted, s->name) >= 0;
+	s->elems_skipped = w->skip && w->skip(s->name, w->gen, w->ctx);
+	return !s->elems_skipped;
+}
+
+static int dump_table(struct dumper *d, const struct which *w)
 {
 	static const uint16_t types[] = { NFT_MSG_GETCHAIN, NFT_MSG_GETSET, NFT_MSG_GETRULE };
 	int r = dump_one(d, NFT_MSG_GETTABLE, NULL);
@@ -454,14 +477,14 @@ static int dump_table(struct dumper *d, const struct seg_plan *counted)
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && r == 0; i++)
 		r = dump_one(d, types[i], NULL);
 	for (size_t i = 0; i < d->t->n_set && r == 0; i++)
-		if (!counted || counting_set(counted, d->t->set[i].name) >= 0)
+		if (wanted(w, &d->t->set[i]))
 			r = dump_one(d, NFT_MSG_GETSETELEM, d->t->set[i].name);
 	return r;
 }
 
 /* A consistent picture: the dumps are repeated when the ruleset generation
  * moved under them (another process committed meanwhile). */
-int seg_vt_from_kernel(const char *table, const struct seg_plan *counted, struct vtable *have)
+static int from_kernel(const char *table, struct which *w, struct vtable *have)
 {
 	struct dumper d = { .size = DUMP_BUF, .seq = (uint32_t)time(NULL) };
 	int r = -EAGAIN;
@@ -479,8 +502,9 @@ int seg_vt_from_kernel(const char *table, const struct seg_plan *counted, struct
 		*have = (struct vtable){ .name = table };
 		d.t = have;
 		r = seg_nft_generation(&g0);
+		w->gen = g0;
 		if (r == 0)
-			r = dump_table(&d, counted);
+			r = dump_table(&d, w);
 		if (r == 0 || r == -EINTR)
 			r = seg_nft_generation(&g1) < 0 || g0 != g1 || r == -EINTR ? -EAGAIN : 0;
 		have->gen = g0;
@@ -488,6 +512,20 @@ int seg_vt_from_kernel(const char *table, const struct seg_plan *counted, struct
 	mnl_socket_close(d.nl);
 	free(d.buf);
 	return r;
+}
+
+int seg_vt_from_kernel(const char *table, const struct seg_plan *counted, struct vtable *have)
+{
+	struct which w = { .counted = counted };
+
+	return from_kernel(table, &w, have);
+}
+
+int seg_vt_from_kernel_skip(const char *table, seg_vt_skip_fn skip, void *ctx, struct vtable *have)
+{
+	struct which w = { .skip = skip, .ctx = ctx };
+
+	return from_kernel(table, &w, have);
 }
 
 int seg_nft_table_exists(const char *name)

@@ -93,9 +93,23 @@ void seg_nft_conn_close(struct seg_nft_conn *c);
 bool seg_nft_conn_owns(const struct seg_nft_conn *c);
 /* Its netlink port id: the NEWGEN event of a commit names the committer's. */
 uint32_t seg_nft_conn_portid(const struct seg_nft_conn *c);
-/* seg_nft_apply through the connection. */
-int seg_nft_conn_apply(struct seg_nft_conn *c, const struct seg_plan *plan, struct seg_nft_stats *stats,
-		       struct seg_nft_error *err);
+/* seg_nft_apply through the connection. prev: the plan the caller believes
+ * the kernel holds (the running one; NULL: none). When it is the plan this
+ * connection committed last, the sets the two plans hold alike are taken
+ * from the connection's memory instead of being rendered and compared
+ * again; prev must stay valid for the call. */
+int seg_nft_conn_apply(struct seg_nft_conn *c, const struct seg_plan *plan, const struct seg_plan *prev,
+		       struct seg_nft_stats *stats, struct seg_nft_error *err);
+
+/* What the tamper monitor saw: another process's commit changed the
+ * elements (or the set itself) of set, NULL for "anything, perhaps" (events
+ * lost, the table re-created); and it has read every event up to the
+ * commit of generation gen. A connection remembers the elements it
+ * committed last and dumps again only the sets named here; without this
+ * information (no monitor, a generation it has not seen) it dumps all. */
+#define SEG_NFT_DIRTY_MAX 64
+void seg_nft_conn_changed(struct seg_nft_conn *c, const char *set);
+void seg_nft_conn_seen(struct seg_nft_conn *c, uint32_t gen);
 
 /* The kernel's ruleset generation (NFT_MSG_GETGEN). */
 int seg_nft_generation(uint32_t *ret_gen);

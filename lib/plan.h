@@ -160,6 +160,9 @@ struct seg_plan {
 	struct seg_plan_conduit *conduits;     /* installed ones, in configuration order */
 	size_t n_conduits;
 	struct seg_plan_counts counts;
+	uint64_t serial;                 /* unique per compiled plan in this process (never
+					  * rendered): lets nft_apply.c recognise the plan it
+					  * last committed without comparing it */
 };
 
 /* Compiles cfg (validated) with its zone map. 0, or -ENOMEM / -E2BIG (a
