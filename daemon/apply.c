@@ -72,12 +72,23 @@ static void log_refusal(const struct segd_gen *g, const struct seg_nft_error *e,
 			file, e->n_failed);
 }
 
+/* How much of the kernel's table was read: the connection remembers the
+ * elements it committed and reads again only the sets another process's
+ * commit touched (nft_apply.c). */
+static void log_read(const struct seg_nft_stats *s, FILE *log)
+{
+	if (s->sets_kernel)
+		fprintf(log, "; elements read from the kernel: %zu of %zu sets (the others as segd committed them)",
+			s->sets_read, s->sets_kernel);
+}
+
 /* What the one transaction did: only the difference is sent, so say it. */
 static void log_transaction(const struct seg_nft_stats *s, double ms, FILE *log)
 {
 	if (s->unchanged) {
 		fprintf(log, "the kernel already had exactly these rules: nothing sent, %.1f ms, generation %u",
 			ms, s->gen_after);
+		log_read(s, log);
 		return;
 	}
 	fprintf(log, "one transaction of %zu bytes in %zu messages, %.1f ms (commit %.1f ms), generation %u",
@@ -92,6 +103,7 @@ static void log_transaction(const struct seg_nft_stats *s, double ms, FILE *log)
 		fprintf(log, " (acknowledgements lost; commit confirmed by the generation)");
 	if (s->attempts > 1)
 		fprintf(log, " (read again %u times: another process committed meanwhile)", s->attempts - 1);
+	log_read(s, log);
 }
 
 /* The daemon's one connection: every transaction goes through it so that the

@@ -512,18 +512,20 @@ static bool remembered(const char *set, uint32_t gen, void *ctx)
 
 /* The kernel's table; with a connection's memory, the elements it holds are
  * borrowed from there instead of dumped. */
-static int read_have(struct seg_nft_conn *c, const char *table, struct vtable *have)
+static int read_have(struct seg_nft_conn *c, const char *table, struct vtable *have, struct seg_nft_stats *st)
 {
-	if (!c)
-		return seg_vt_from_kernel(table, NULL, have);
-	int r = seg_vt_from_kernel_skip(table, remembered, c, have);
-	for (size_t i = 0; r == 0 && i < have->n_set; i++) {
+	int r = c ? seg_vt_from_kernel_skip(table, remembered, c, have) : seg_vt_from_kernel(table, NULL, have);
+
+	st->sets_kernel = have->n_set;
+	st->sets_read = have->n_set;
+	for (size_t i = 0; r == 0 && c && i < have->n_set; i++) {
 		struct vset *h = &have->set[i];
 		const struct vset *m = h->elems_skipped ? seg_vt_set(&c->mem, h->name) : NULL;
 		if (m) {
 			h->el = m->el;
 			h->n = m->n;
 			h->sorted = h->borrowed = true;
+			st->sets_read--;
 		}
 	}
 	return r;
@@ -591,7 +593,7 @@ static int attempt(struct mnl_socket *nl, struct seg_nft_conn *c, uint32_t flags
 {
 	struct vtable have = { .name = plan->table };
 	struct seg_nft_batch *b = NULL;
-	int r = read_have(c, plan->table, &have);
+	int r = read_have(c, plan->table, &have, st);
 
 	if (r < 0) {
 		seg_vt_free(&have);

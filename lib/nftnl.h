@@ -42,6 +42,8 @@ struct seg_nft_stats {
 	unsigned attempts;        /* reads of the table (another commit came between: ERESTART) */
 	size_t elems_added, elems_deleted, rules_added, rules_deleted;
 	size_t sets_added, sets_deleted, chains_added, chains_deleted;
+	size_t sets_read;         /* kernel sets whose elements were dumped (the others remembered) */
+	size_t sets_kernel;       /* sets the kernel's table had */
 	char delta_refused[800];
 };
 

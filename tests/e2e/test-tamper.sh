@@ -63,6 +63,9 @@ run_mode() {
 	acc_set=$(awk -v ch="$acc_chain" '/^\tchain /{c=$2} c == ch && /@c[46][a-z]*\.[^ ]* accept/ {
 		for (i = 1; i <= NF; i++) if ($i ~ /^@/) { print substr($i, 2); exit } }' <<<"$listing")
 	zset=$(awk '/^\tset z4\./ {print $2; exit}' <<<"$listing")
+	zset2=$(awk -v a="$zset" '/^\tset z4\./ && $2 != a {print $2; exit}' <<<"$listing")
+	printf 'add element inet %s %s { 192.0.2.79 }\nadd element inet %s %s { 192.0.2.79 }\n' \
+		"$T" "$zset" "$T" "$zset2" >"$RUN_DIR/two-sets.nft"
 
 	# tamper NAME EXPECTED-CHANGE NFT-ARGS...
 	tamper() {
@@ -113,6 +116,15 @@ run_mode() {
 	tamper "delete a rule"      "rule deleted from chain '$acc_chain'" delete rule inet "$T" "$acc_chain" handle "$acc_handle"
 	tamper "flush a set"        "element deleted from set '$acc_set'" flush set inet "$T" "$acc_set"
 	tamper "add an element"     "element added to set '$zset'"        add element inet "$T" "$zset" "{ 192.0.2.77 }"
+	tamper "two sets at once"   "element added to set '$zset2'"       -f "$RUN_DIR/two-sets.nft"
+	if [ "$OWNED" != yes ]; then
+		# segd remembers the elements it committed: the restore read back
+		# only the two sets that transaction touched (and still restored
+		# both: the table compare above)
+		last=$(grep 'installed table' "$RUN_DIR/segd.log" | tail -1)
+		check "the restore read the elements of the 2 touched sets only ($(grep -o 'read from the kernel: [0-9]* of [0-9]* sets' <<<"$last"))" \
+			grep -q 'read from the kernel: 2 of ' <<<"$last"
+	fi
 	tamper "change a policy"    "chain 'forward' added or changed"    chain inet "$T" forward "{ policy accept; }"
 
 	heading "segd's own transactions are not tamper"
