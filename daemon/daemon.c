@@ -370,28 +370,42 @@ static void on_tamper(const char *what, const char *who, int lost, void *ctx)
 	struct segd *d = ctx;
 	char msg[1400], whatf[1100], whof[128];
 	const char *extra[] = { whatf, whof, NULL };
+	int64_t t0 = now_us(CLOCK_MONOTONIC);
 
-	/* The event socket overflowed (segd's own 100,000-element transaction can
-	 * do that): nobody is known to have changed anything, so look before
-	 * calling it tamper. */
-	struct seg_nft_diff diff;
-	if (lost && seg_nft_verify(d->gen->plan, &diff) == 0 && diff.in_sync) {
+	/* Undo first, tell afterwards. The restore is by difference, so it is
+	 * the comparison as well: when the events were lost (the socket
+	 * overflowed; segd's own 100,000-element install does that) and nothing
+	 * had to be sent, nobody changed anything and nobody is called a
+	 * tamperer. */
+	struct capture cap;
+	FILE *log = capture_begin(&cap);
+	int r = segd_gen_apply(d->gen, d->gen, log);
+	char *text = capture_end(&cap);
+	double ms = (double)(now_us(CLOCK_MONOTONIC) - t0) / 1e3;
+
+	if (lost && r == 0 && d->gen->stats.unchanged) {
 		seg_writer_log(d->w, 6, NULL, NULL, "nftables change events were lost (%s); table inet %s "
 			       "was compared with the approved ruleset and is in sync", what, d->gen->plan->table);
+		free(text);
 		return;
 	}
 	d->tampers++;
-	snprintf(msg, sizeof(msg), "tamper: table inet %s was changed by %s: %s — restoring the approved "
-		 "ruleset", d->gen->plan->table, who, what);
+	snprintf(msg, sizeof(msg), "tamper: table inet %s was changed by %s: %s — %s", d->gen->plan->table, who,
+		 what, r == 0 ? "the approved ruleset was restored" : "restoring the approved ruleset failed");
 	snprintf(whatf, sizeof(whatf), "SEGD_CHANGE=%s", what);
 	snprintf(whof, sizeof(whof), "SEGD_BY=%s", who);
 	seg_writer_log(d->w, lost ? 3 : 2, "tamper", extra, "%s", msg);
 	spool_event(d, "tamper", 2, msg, what, who);
-	if (reinstall(d, "tamper") == 0) {
-		d->restores++;
-		seg_writer_log(d->w, 5, "restored", NULL, "restored table inet %s (sha256 %s)",
-			       d->gen->plan->table, d->hash);
+	forward_lines(d, text, r < 0 ? "restore-failed" : NULL, r < 0 ? 2 : 6);
+	free(text);
+	if (r < 0) {
+		seg_writer_log(d->w, 2, "restore-failed", NULL, "could not re-install table inet %s (tamper): %s",
+			       d->gen->plan->table, strerror(-r));
+		return;
 	}
+	d->restores++;
+	seg_writer_log(d->w, 5, "restored", NULL, "restored table inet %s (sha256 %s), %.1f ms after the change "
+		       "was seen", d->gen->plan->table, d->hash, ms);
 }
 
 /* ---- the zones' interfaces, when links change ---- */

@@ -37,6 +37,7 @@ struct seg_nftmon {
 	bool table_deleted;
 	char what[WHAT_MAX];
 	uint32_t gen;
+	uint16_t res;            /* the generation (low 16 bits) the noted events carry */
 	uint32_t own_port;       /* segd's table connection; 0: none */
 	struct seg_nft_conn *conn;   /* told which sets other processes touched */
 	char touched[TOUCHED_MAX][OBJ_MAX];   /* sets whose elements this transaction changed */
@@ -131,6 +132,20 @@ static void lost(struct seg_nftmon *m)
 	m->fn("nftables events were lost (socket overflow)", "unknown", 1, m->ctx);
 }
 
+/* Every event carries the low 16 bits of the generation its commit makes
+ * (nfgenmsg.res_id, as its NEWGEN's id). After an overflow, the queue still
+ * holds the first events of the commit whose end was dropped; the overflow
+ * was answered by a comparison, so they are stale: an event of another
+ * generation starts afresh, and a NEWGEN closes only its own generation's
+ * events. Without this, segd's own overflowing install was reported as a
+ * later tamperer's change ("table created; chain 'forward' added; ..."). */
+static void stale_events(struct seg_nftmon *m, uint16_t res)
+{
+	if (m->n_changes && res != m->res)
+		forget(m);
+	m->res = res;
+}
+
 /* An overflow is flagged on the socket (sk_err) when a message is dropped,
  * but recv reports it only once the queue is empty: a NEWGEN read after a
  * drop would close a transaction whose events are incomplete. */
@@ -200,6 +215,8 @@ static void end_transaction(struct seg_nftmon *m, const struct attrs *at, uint32
 
 	if (id && mnl_attr_validate(id, MNL_TYPE_U32) == 0)
 		m->gen = ntohl(mnl_attr_get_u32(id));
+	if (m->n_changes && m->res != (uint16_t)m->gen)
+		forget(m);   /* events of an earlier commit whose NEWGEN was lost (stale_events) */
 	if (overflowed(m)) {
 		lost(m);
 		return;
@@ -238,6 +255,7 @@ static int on_event(const struct nlmsghdr *nlh, void *data)
 	const char *table = attr_str(at.a[1]);
 	if (g->nfgen_family != NFPROTO_INET || !table || strcmp(table, m->table) != 0)
 		return MNL_CB_OK;
+	stale_events(m, ntohs(g->res_id));
 	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
 		if (changes[i].msg == type)
 			note_change(m, &changes[i], &at);

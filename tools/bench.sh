@@ -107,7 +107,7 @@ prepare() {
 bench_install() {
 	local n=$1 i j out="$RUN/inst$1" goal_t="" goal_m=""
 	local inst=() ms=() ready=() restores=() re=() rems=() hwm=() hwmf=() steady=() nft=() nftre=() nftkb=() nftrekb=()
-	local extra=() chs=() chms=() tas=() tams=() chcm=() tacm=()
+	local extra=() chs=() chms=() tas=() tams=() chcm=() tacm=() tasn=()
 	say "install: $n entries ($RUNS runs)"
 	if [ "$n" = 100000 ]; then
 		# the same file with its first conduit dropped: a re-apply of one changed conduit
@@ -129,6 +129,7 @@ print(libconf.loads(open(sys.argv[2], encoding="utf-8").read())["conduits"][0]["
 		if [ ${#extra[@]} -gt 0 ]; then
 			chs+=("$(jget "$out.json" change_s)") chms+=("$(jget "$out.json" change_ms)")
 			tas+=("$(jget "$out.json" tamper_s)") tams+=("$(jget "$out.json" tamper_ms)")
+			tasn+=("$(jget "$out.json" tamper_seen_ms)")
 			chcm+=("$(jget "$out.json" change_commit_ms)") tacm+=("$(jget "$out.json" tamper_commit_ms)")
 		fi
 		ip netns del "${P}inst"
@@ -155,7 +156,8 @@ print(libconf.loads(open(sys.argv[2], encoding="utf-8").read())["conduits"][0]["
 		row "re-apply $n, one conduit changed: SIGHUP->READY" s "${chs[*]}" "nft -f (replace)" "${nftre[*]}" "fig<=0.05"
 		row "re-apply $n, one conduit changed: apply (read, compare, send)" s "$(ms_to_s "${chms[*]}")" "nft -f (replace)" "${nftre[*]}" ""
 		row "re-apply $n, one conduit changed: transaction (commit)" s "$(ms_to_s "${chcm[*]}")" "nft -f (replace)" "${nftre[*]}" "fig<=0.01"
-		row "tamper restore $n, one element deleted: deletion->restored" s "${tas[*]}" "nft -f (replace)" "${nftre[*]}" "fig<=0.01"
+		row "tamper restore $n, one element deleted: change seen->restored (segd)" s "$(ms_to_s "${tasn[*]}")" "nft -f (replace)" "${nftre[*]}" "fig<=0.01"
+		row "tamper restore $n, one element deleted: nft started->restore logged" s "${tas[*]}" "nft -f (replace)" "${nftre[*]}" ""
 		row "tamper restore $n, one element deleted: transaction (commit)" s "$(ms_to_s "${tacm[*]}")" "nft -f (replace)" "${nftre[*]}" "fig<=0.01"
 	fi
 	row "peak RSS $n: segd VmHWM after install" KiB "${hwm[*]}" "nft -f (fresh) maxrss" "${nftkb[*]}" "$goal_m"

@@ -20,8 +20,12 @@ object:
   change_s, change_ms   with --change: FILE (CONFIG with one conduit changed)
                 copied over CONFIG, SIGHUP -> READY=1, and the transaction
   tamper_s, tamper_ms   with --tamper: one element of a conduit set of
-                TABLE deleted with nft; the deletion -> segd's restore
-                logged, and the restore's transaction
+                TABLE deleted with nft; `nft` started -> segd's restore
+                logged (an upper bound: it includes starting ip and nft),
+                and the restore's transaction
+  tamper_seen_ms  segd's own figure: the change's last event read ->
+                the restore committed ("restored table ... N ms after the
+                change was seen")
 then stops segd with SIGTERM (its table stays: the caller removes it).
 """
 import argparse
@@ -37,6 +41,7 @@ import tempfile
 import time
 
 # the whole apply (read the table, compare, send) and the commit alone
+SEEN = re.compile(r'restored table .*, ([0-9.]+) ms after the change was seen')
 APPLY = re.compile(r'installed table .* ([0-9.]+) ms(?: \(commit ([0-9.]+) ms\))?, generation')
 
 
@@ -197,6 +202,8 @@ def main():
             r['tamper_commit_ms'] = s.commit_ms
             r['tamper_s'] = t_a - t
             s.drain(a.settle)
+            seen = [SEEN.search(line) for line in s.log if 'restored table' in line]
+            r['tamper_seen_ms'] = float(seen[-1].group(1)) if seen and seen[-1] else None
         r['hwm_final_kb'] = vm(s.p.pid, 'VmHWM')
         r['pid'] = s.p.pid
         r['restores'] = sum('restored table' in line for line in s.log)
