@@ -10,9 +10,19 @@
         (line numbers kept), so that a lab never touches a real segd's files
   lab.py drop-conduit CONFIG OUT NAME
         a copy of CONFIG without conduit NAME
+  lab.py grow CONFIG OUT ENTRIES [--seed S]
+        a copy of CONFIG with egress conduits added after its last one, from
+        its first internet zone to its first external zone with an IPv6
+        network, to about ENTRIES entries (3 sources x 3 destinations x 4
+        services each, random hosts of the zones' IPv6 networks, ports
+        1024-60000 but no tunnel port): a large table around the lab's own
+        conduits, named grow-0, grow-1, ...
 """
 import argparse
+import datetime
+import ipaddress
 import os
+import random
 import re
 import sys
 
@@ -85,6 +95,52 @@ def cmd_drop_conduit(a):
         f.write(libconf.drop_group(text, c))
 
 
+TUNNEL_PORTS = {22, 500, 1194, 1701, 1723, 4500, 4789, 6081, 51820}   # lib/width.c warns
+
+
+def v6_net(zone):
+    for n in zone.get('networks', []):
+        net = ipaddress.ip_network(n, strict=False)
+        if net.version == 6 and net.num_addresses >= 1 << 40:
+            return net
+    return None
+
+
+def cmd_grow(a):
+    text = open(a.config, encoding='utf-8').read()
+    cfg = libconf.loads(text)
+    zones = cfg.get('zones', [])
+    frm = next((z for z in zones if z.get('kind') == 'internet' and v6_net(z)), None)
+    to = next((z for z in zones if z.get('kind') == 'external' and v6_net(z)), None)
+    conduits = cfg.get('conduits', [])
+    if not frm or not to or not conduits:
+        raise RuntimeError('needs an internet and an external zone with IPv6 networks of /88 or wider, '
+                           'and a conduit to add after')
+    rng = random.Random(a.seed)
+    expires = (datetime.date.today() + datetime.timedelta(days=365)).isoformat()
+
+    def hosts(net, n):   # distinct, far above the lab's own low host numbers
+        return ['"%s"' % (net.network_address + rng.randrange(1 << 32, 1 << 40)) for _ in range(n)]
+
+    def services(n):
+        out = set()
+        while len(out) < n:
+            p = rng.randrange(1024, 60000)
+            if p not in TUNNEL_PORTS:
+                out.add('"%s/%d"' % (rng.choice(('tcp', 'udp')), p))
+        return sorted(out)
+
+    groups = []
+    for i in range((a.entries + 35) // 36):
+        groups.append('  { name = "grow-%d"; kind = "egress"; from = "%s"; to = "%s"; sources = [ %s ]; '
+                      'destinations = [ %s ]; services = [ %s ]; approval = "GROW-%d"; expires = "%s"; }'
+                      % (i, frm['name'], to['name'], ', '.join(hosts(v6_net(frm), 3)),
+                         ', '.join(hosts(v6_net(to), 3)), ', '.join(services(4)), i, expires))
+    end = conduits[-1]['__span__'][1]
+    with open(a.out, 'w', encoding='utf-8') as f:
+        f.write(text[:end] + ',\n' + ',\n'.join(groups) + text[end:])
+
+
 def main():
     p = argparse.ArgumentParser(prog='lab.py')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -112,6 +168,12 @@ def main():
     s.add_argument('out')
     s.add_argument('name')
     s.set_defaults(fn=cmd_drop_conduit)
+    s = sub.add_parser('grow')
+    s.add_argument('config')
+    s.add_argument('out')
+    s.add_argument('entries', type=int)
+    s.add_argument('--seed', type=int, default=1)
+    s.set_defaults(fn=cmd_grow)
     a = p.parse_args()
     try:
         a.fn(a)
