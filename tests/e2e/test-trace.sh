@@ -28,14 +28,20 @@ try: s.connect((sys.argv[2], int(sys.argv[3])))
 except OSError: pass' "$2" "$3" "$4"
 }
 
+# tracing ERRFILE: until segctl trace said that its table is in (it prints
+# "table inet segd_trace_<pid> added" once the kernel has it), up to 60 s
+tracing() { wait_until 60 grep -q 'table inet segd_trace_.* added' "$1"; }
+
 # trace NAME NS SRC DST PORT [--json]: segctl trace in the gateway while one
 # connection is attempted; output in RUN_DIR/NAME.out
 trace() {
 	local name=$1 ns=$2 src=$3 dst=$4 port=$5; shift 5
-	gw "$SEGCTL" -c "$SEGD_CONF" "$@" trace "$src" "$dst" "tcp/$port" --seconds 3 --count 1 \
+	# --count 1 ends the trace at the first packet; --seconds only bounds a
+	# failure (a trace that never sees it)
+	gw "$SEGCTL" -c "$SEGD_CONF" "$@" trace "$src" "$dst" "tcp/$port" --seconds 60 --count 1 \
 		>"$RUN_DIR/$name.out" 2>"$RUN_DIR/$name.err" &
 	local pid=$!
-	for _ in $(seq 50); do grep -q 'segd_trace' "$RUN_DIR/$name.err" 2>/dev/null && break; sleep 0.05; done
+	tracing "$RUN_DIR/$name.err"
 	send_tcp "$ns" "$src" "$dst" "$port"
 	wait "$pid"
 	sed 's/^/       /' "$RUN_DIR/$name.out"
@@ -95,7 +101,7 @@ assert str(st["tampers"]) == "0", st["tampers"]' ip netns exec "$LAB_GW" "$SEGCT
 ip netns exec "$LAB_GW" "$SEGCTL" -c "$SEGD_CONF" trace 10.10.0.5 10.20.0.50 tcp/443 --seconds 30 \
 	>/dev/null 2>"$RUN_DIR/int.err" &
 TPID=$!
-for _ in $(seq 50); do grep -q 'segd_trace' "$RUN_DIR/int.err" 2>/dev/null && break; sleep 0.05; done
+tracing "$RUN_DIR/int.err"
 check "while tracing: the tracing table exists" bash -c "ip netns exec '$LAB_GW' nft list tables | grep -q segd_trace_"
 kill -INT "$TPID"
 wait "$TPID"
@@ -105,11 +111,12 @@ check "SIGINT: exit status 0 ($rc), tracing table removed" \
 ip netns exec "$LAB_GW" "$SEGCTL" -c "$SEGD_CONF" trace 10.10.0.5 10.20.0.50 tcp/443 --seconds 30 \
 	>/dev/null 2>"$RUN_DIR/kill.err" &
 TPID=$!
-for _ in $(seq 50); do grep -q 'segd_trace' "$RUN_DIR/kill.err" 2>/dev/null && break; sleep 0.05; done
+tracing "$RUN_DIR/kill.err"
 kill -KILL "$TPID"
 wait "$TPID" 2>/dev/null
-sleep 0.2
+# the kernel drops an owner table when the netlink socket is released: wait
+# for that (up to 60 s), instead of a fixed 0.2 s
 check "SIGKILL: the owner flag removed the tracing table with segctl's socket" \
-	bash -c "! ip netns exec '$LAB_GW' nft list tables | grep -q segd_trace"
+	wait_until 60 bash -c "! ip netns exec '$LAB_GW' nft list tables | grep -q segd_trace"
 check "segd still running" segd_alive
 summary
