@@ -394,20 +394,62 @@ static int cut_box(const struct geom *g, const struct evec *kept, const size_t *
 	return r;
 }
 
+/* qsort_r context: the sweep dimension and the whole key's length. */
+struct sweep {
+	size_t off, len, keylen;
+};
+
+/* By the start in the sweep dimension, then as cmp_elem (the plan stays
+ * deterministic: which of two overlapping boxes keeps the shared piece, and
+ * so which conduit counts it, does not depend on qsort). */
+static int cmp_sweep(const void *pa, const void *pb, void *ctx)
+{
+	const struct sweep *sw = ctx;
+	int r = memcmp(((const struct seg_plan_elem *)pa)->lo + sw->off,
+		       ((const struct seg_plan_elem *)pb)->lo + sw->off, sw->len);
+
+	return r ? r : cmp_elem(pa, pb, (void *)&sw->keylen);
+}
+
+/* The dimension to sweep along: the one whose ranges reach furthest apart,
+ * i.e. with the most distinct starts. Boxes that share one range in a
+ * dimension (every source of a whole-zone conduit is the zone) all overlap
+ * there, and sweeping along it would compare every box with every other. */
+static size_t sweep_dim(const struct geom *g, struct evec *in)
+{
+	size_t best = 0, best_n = 0;
+
+	for (size_t d = 0; d < g->n; d++) {
+		struct sweep sw = { g->off[d], g->len[d], g->keylen };
+		size_t distinct = in->n > 0;
+		qsort_r(in->v, in->n, sizeof(*in->v), cmp_sweep, &sw);
+		for (size_t i = 1; i < in->n; i++)
+			distinct += memcmp(in->v[i - 1].lo + sw.off, in->v[i].lo + sw.off, sw.len) != 0;
+		if (distinct > best_n)
+			best = d, best_n = distinct;
+	}
+	struct sweep sw = { g->off[best], g->len[best], g->keylen };
+	qsort_r(in->v, in->n, sizeof(*in->v), cmp_sweep, &sw);
+	return best;
+}
+
 /* Interval sets of concatenations (pipapo) refuse a box whose corner falls in
  * another box, so overlapping entries (two conduits, tcp/1-100 and tcp/50)
- * become disjoint pieces covering the same union. Input sorted by lo. */
+ * become disjoint pieces covering the same union: a sweep along one
+ * dimension, cutting each box against the kept pieces that still reach it
+ * there ('active'). O(n log n) while few boxes overlap in the swept
+ * dimension; the caller sorts the result again. */
 static int make_disjoint(const struct geom *g, struct evec *in)
 {
 	struct evec kept = { 0 }, work = { 0 };
 	size_t *active = NULL, n_active = 0, cap_active = 0;
-	size_t l0 = g->len[0];
+	size_t d = in->n > 1 ? sweep_dim(g, in) : 0, o = g->off[d], l = g->len[d];
 	int r = 0;
 
 	for (size_t i = 0; i < in->n && r == 0; i++) {
 		size_t out = 0;
 		for (size_t k = 0; k < n_active; k++)     /* retire pieces left behind */
-			if (memcmp(kept.v[active[k]].hi, in->v[i].lo, l0) >= 0)
+			if (memcmp(kept.v[active[k]].hi + o, in->v[i].lo + o, l) >= 0)
 				active[out++] = active[k];
 		n_active = out;
 		work.n = 0;

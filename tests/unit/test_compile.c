@@ -282,6 +282,116 @@ START_TEST(test_overlap_union)
 }
 END_TEST
 
+/* Random overlapping conduits of every shape (whole-zone sides, prefixes of
+ * several lengths, single hosts, port ranges): whatever dimension the
+ * compiler sweeps along, the interval set's pieces are disjoint and hold
+ * exactly the union of the conduits (probed at random and at every corner). */
+struct rbox {
+	uint32_t slo, shi, dlo, dhi;
+	uint16_t plo, phi;
+};
+
+static uint32_t rnd(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(*x >> 33);
+}
+
+static void rand_side(uint64_t *x, uint32_t net, char *buf, size_t len, uint32_t *lo, uint32_t *hi)
+{
+	static const int plen[] = { 16, 20, 24, 25, 28, 32, 32 };
+	int k = (int)(rnd(x) % 8);
+
+	if (k == 7) {      /* the whole zone: no sides written */
+		buf[0] = '\0';
+		*lo = net, *hi = net | 0xffffu;
+		return;
+	}
+	uint32_t a = net | (rnd(x) & 0xfff0u) | (rnd(x) % 3);
+	uint32_t m = plen[k] == 32 ? 0xffffffffu : ~(0xffffffffu >> plen[k]);
+	*lo = a & m, *hi = *lo | ~m;
+	snprintf(buf, len, "\"%u.%u.%u.%u/%d\"", *lo >> 24, (*lo >> 16) & 255, (*lo >> 8) & 255, *lo & 255, plen[k]);
+}
+
+START_TEST(test_random_overlaps)
+{
+	uint64_t x = 0x5e9d0000u + (uint64_t)_i;
+	struct rbox b[40];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	fputs("version = 1;\nzones = ( { name = \"a\"; kind = \"lgwan\"; interfaces = [ \"a0\" ]; networks = "
+	      "[ \"10.1.0.0/16\" ]; },\n { name = \"b\"; kind = \"lgwan\"; interfaces = [ \"b0\" ]; networks = "
+	      "[ \"10.2.0.0/16\" ]; } );\nconduits = (\n", f);
+	for (size_t i = 0; i < N(b); i++) {
+		char src[40], dst[40];
+		rand_side(&x, 0x0a010000u, src, sizeof(src), &b[i].slo, &b[i].shi);
+		rand_side(&x, 0x0a020000u, dst, sizeof(dst), &b[i].dlo, &b[i].dhi);
+		if (!dst[0])       /* destinations are required: the whole zone as its prefix */
+			snprintf(dst, sizeof(dst), "\"10.2.0.0/16\"");
+		b[i].plo = (uint16_t)(1000 + rnd(&x) % 200);
+		b[i].phi = (uint16_t)(b[i].plo + (rnd(&x) % 3 ? rnd(&x) % 40 : 0));
+		fprintf(f, "%s { name = \"k%zu\"; kind = \"specific\"; from = \"a\"; to = \"b\"; %s%s%s "
+			"destinations = [ %s ]; services = [ \"tcp/%u-%u\" ]; approval = \"A\"; "
+			"expires = \"2027-12-31\"; }\n", i ? "," : "", i, src[0] ? "sources = [ " : "", src,
+			src[0] ? " ];" : "", dst, b[i].plo, b[i].phi);
+	}
+	fputs(");\n", f);
+	fclose(f);
+
+	struct seg_config *cfg = NULL;
+	struct seg_diags d;
+	struct seg_zonemap map = { 0 };
+	struct seg_plan *p = NULL;
+	ck_assert_int_eq(seg_config_load_string(text, "random.conf", 20600, &cfg, &d), 0);
+	seg_diags_init(&d, "random.conf");
+	seg_config_validate(cfg, 20600, &d);
+	ck_assert_msg(d.n_errors == 0, "%s", d.n ? d.v[0].msg : "");
+	seg_diags_free(&d);
+	ck_assert_int_eq(seg_zonemap_build(cfg, &map), 0);
+	ck_assert_int_eq(seg_plan_compile(cfg, &map, &p), 0);
+	/* exact host . host . port entries sit in the hash set beside it */
+	const struct seg_plan_set *s = NULL, *h = NULL;
+	for (size_t i = 0; i < p->n_sets; i++) {
+		if (strcmp(p->sets[i].name, "c4pi.a.b") == 0)
+			s = &p->sets[i];
+		if (strcmp(p->sets[i].name, "c4p.a.b") == 0)
+			h = &p->sets[i];
+	}
+	ck_assert_ptr_nonnull(s);
+	check_set(p, s);
+	for (int t = 0; t < 4000; t++) {
+		const struct rbox *c = &b[rnd(&x) % N(b)];
+		uint32_t sa, da;
+		uint16_t port;
+		if (t % 2) {       /* near a box's corners, where cutting goes wrong */
+			sa = (rnd(&x) & 1 ? c->slo : c->shi) + (uint32_t)(int)(rnd(&x) % 3) - 1;
+			da = (rnd(&x) & 1 ? c->dlo : c->dhi) + (uint32_t)(int)(rnd(&x) % 3) - 1;
+			port = (uint16_t)((rnd(&x) & 1 ? c->plo : c->phi) + (int)(rnd(&x) % 3) - 1);
+		} else {
+			sa = 0x0a010000u | (rnd(&x) & 0xffffu);
+			da = 0x0a020000u | (rnd(&x) & 0xffffu);
+			port = (uint16_t)(990 + rnd(&x) % 260);
+		}
+		bool want = false;
+		for (size_t i = 0; i < N(b) && !want; i++)
+			want = sa >= b[i].slo && sa <= b[i].shi && da >= b[i].dlo && da <= b[i].dhi &&
+			       port >= b[i].plo && port <= b[i].phi;
+		uint8_t key[16] = { sa >> 24, (uint8_t)(sa >> 16), (uint8_t)(sa >> 8), (uint8_t)sa,
+				    da >> 24, (uint8_t)(da >> 16), (uint8_t)(da >> 8), (uint8_t)da, 6, 0, 0, 0,
+				    (uint8_t)(port >> 8), (uint8_t)port, 0, 0 };
+		bool held = set_holds(s, key) || (h && set_holds(h, key));
+		ck_assert_msg(held == want, "seed %d probe %d: %08x -> %08x port %u: sets %d, conduits %d",
+			      _i, t, sa, da, port, held, want);
+	}
+	seg_plan_free(p);
+	seg_zonemap_free(&map);
+	seg_config_free(cfg);
+	free(text);
+}
+END_TEST
+
 Suite *compile_suite(void)
 {
 	Suite *s = suite_create("compile");
@@ -290,6 +400,7 @@ Suite *compile_suite(void)
 	tcase_add_loop_test(tc, test_golden, 0, N(golden_configs));
 	tcase_add_loop_test(tc, test_plan_properties, 0, N(golden_configs));
 	tcase_add_test(tc, test_overlap_union);
+	tcase_add_loop_test(tc, test_random_overlaps, 0, 12);
 	suite_add_tcase(s, tc);
 	return s;
 }
