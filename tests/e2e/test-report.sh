@@ -33,24 +33,36 @@ segctl() { gw "$SEGCTL" -c "$SEGD_CONF" "$@"; }
 
 heading "traffic: one conduit, forbidden flows"
 MY=$(lab_ns mynumber) LG=$(lab_ns lgwan)
-# connect() from a given source; refused or timed out is fine, the packets
-# crossed (or tried to cross) the gateway
+# send_tcp NS SRC DST PORT: connect() from a given source and wait for its
+# answer (an allowed flow: accepted or refused, up to 60 s).
+# send_syn NS SRC DST PORT: exactly one SYN (a forbidden flow): connect()
+# sends it before it returns EINPROGRESS, and the socket is closed at once, so
+# that no retransmission (after 1 s) can add a packet to the exact counts
+# below, however slow the machine.
 send_tcp() {
-	ip netns exec "$1" "$PY" - "$2" "$3" "$4" <<'EOF'
+	ip netns exec "$1" "$PY" - "$2" "$3" "$4" "${5:-wait}" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
-s.bind((sys.argv[1], 0)); s.settimeout(0.3)
-try: s.connect((sys.argv[2], int(sys.argv[3])))
-except OSError: pass
+s.bind((sys.argv[1], 0))
+if sys.argv[4] == 'wait':
+    s.settimeout(60)
+    try: s.connect((sys.argv[2], int(sys.argv[3])))
+    except OSError: pass
+else:
+    s.setblocking(False)
+    r = s.connect_ex((sys.argv[2], int(sys.argv[3])))
+    assert r in (0, 115), 'connect: %s' % r    # EINPROGRESS: the SYN is out
+    s.close()
 EOF
 }
+send_syn() { send_tcp "$1" "$2" "$3" "$4" once; }
 for i in 1 2 3; do
 	send_tcp "$MY" 10.10.0.5 10.20.0.50 443        # conduit intermediate-server
-	send_tcp "$MY" 10.10.0.2 10.30.0.2 80          # mynumber -> internet: model guard
-	send_tcp "$MY" 10.10.0.2 10.20.0.2 22          # mynumber -> lgwan, no conduit
-	send_tcp "$LG" 10.20.0.2 10.20.0.1 80 2>/dev/null  # lgwan -> gateway, port closed
+	send_syn "$MY" 10.10.0.2 10.30.0.2 80          # mynumber -> internet: model guard
+	send_syn "$MY" 10.10.0.2 10.20.0.2 22          # mynumber -> lgwan, no conduit
+	send_syn "$LG" 10.20.0.2 10.20.0.1 80          # lgwan -> gateway, port closed
 done
-send_tcp "$MY" fd00:10::2 fd00:30::2 443           # IPv6, model guard
+send_syn "$MY" fd00:10::2 fd00:30::2 443           # IPv6, model guard
 ok "sent 3 allowed and 10 forbidden connection attempts"
 # incidents close after the 2 s window and reach the spool: wait for all 10
 # denied packets (one SYN each) to be in closed incidents
@@ -58,10 +70,8 @@ spooled() {
 	"$PY" -c 'import json,sys; print(sum(json.loads(l)["packets"] for l in open(sys.argv[1])))' \
 		"$RUN_DIR/incidents.jsonl" 2>/dev/null || echo 0
 }
-for i in $(seq 100); do
-	[ "$(spooled)" -ge 10 ] && break
-	sleep 0.2
-done
+spooled_all() { [ "$(spooled)" -ge 10 ]; }
+wait_until 120 spooled_all   # the ceiling only bounds a failure
 check "the 10 denied packets are in the spool's incidents (got $(spooled))" test "$(spooled)" -ge 10
 
 heading "segctl report (text)"
