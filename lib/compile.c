@@ -80,7 +80,7 @@ struct cctx {
 	const struct seg_zonemap *map;
 	struct seg_plan *plan;
 	size_t nz;
-	struct evec *buckets;        /* [a][b][fam][shape][interval] */
+	struct evec *buckets;        /* [a][b][fam][shape][interval][whole source] */
 	int32_t *zset;               /* [zone][fam]: index of z4./z6. set or -1 */
 	int32_t *mset;               /* [zone][fam][hosts, host . mac]: MAC bindings' sets or -1 */
 	struct evec *rel;            /* [a][b][fam][interval]: source . destination . protocol of a -> b's entries */
@@ -93,9 +93,19 @@ struct cctx {
  * to it, and link-scope traffic each way (ZCH per zone in tables.zch). */
 enum { ZCH_IN, ZCH_OUT, ZCH_LIN, ZCH_LOUT, ZCH };
 
-static size_t bucket_index(const struct cctx *c, size_t a, size_t b, int fam, int sh, int iv)
+/* A pair's conduit sets: [family][shape][interval][whole source], -1 where
+ * none. A conduit whose sources are its whole zone (or the gateway) keys
+ * its elements without the source: the pair's anti-spoofing rule has
+ * already dropped every source outside the zone, conntrack established the
+ * reply's destination, and an exact destination . protocol . port then
+ * fits a hash set instead of an interval set whose first field is one wide
+ * range shared by every element (lookup cost growing with its size). */
+typedef int32_t pair_sets[2][SH_COUNT][2][2];
+#define PAIR_SETS (2 * SH_COUNT * 2 * 2)
+
+static size_t bucket_index(const struct cctx *c, size_t a, size_t b, int fam, int sh, int iv, int ws)
 {
-	return ((((a * c->nz + b) * 2 + (size_t)fam) * SH_COUNT + (size_t)sh) * 2) + (size_t)iv;
+	return (((((a * c->nz + b) * 2 + (size_t)fam) * SH_COUNT + (size_t)sh) * 2) + (size_t)iv) * 2 + (size_t)ws;
 }
 
 /* ---- key geometry ---- */
@@ -660,26 +670,29 @@ static int push_relation(struct cctx *c, const struct seg_conduit *k, const stru
 	return evec_push(v, &e);
 }
 
+/* ws: the sources are the whole zone (or the gateway): no source field. */
 static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct side *s,
-		      const struct side *d, const struct seg_service *sv)
+		      const struct side *d, const struct seg_service *sv, int ws)
 {
 	struct seg_plan_elem e = { .line = k->line, .conduit = (uint32_t)c->plan->n_conduits };
-	size_t w = fam_width(s->fam), aoff = w;        /* second address at offset w (4-aligned) */
-	bool exact = range_exact(s->lo, s->hi, w) && range_exact(d->lo, d->hi, w);
+	size_t w = fam_width(s->fam);
+	size_t doff = ws ? 0 : w, rest = doff + w;     /* addresses are 4-byte aligned (4 or 16 bytes) */
+	bool exact = (ws || range_exact(s->lo, s->hi, w)) && range_exact(d->lo, d->hi, w);
 	int sh = sv->proto == SEG_PROTO_ANY ? SH_ANY :
 		 (sv->proto == SEG_PROTO_TCP || sv->proto == SEG_PROTO_UDP) ? SH_PORT : sv->typed ? SH_ICMP : SH_PROTO;
 
 	if (sh == SH_ICMP && (sv->proto == SEG_PROTO_ICMPV6) != (s->fam == 1))
 		return 0;   /* an ICMP query of the other family never matches here */
-	put_range(&e, 0, s->lo, s->hi, w);
-	put_range(&e, aoff, d->lo, d->hi, w);
+	if (!ws)
+		put_range(&e, 0, s->lo, s->hi, w);
+	put_range(&e, doff, d->lo, d->hi, w);
 	uint8_t proto = sh == SH_ANY ? 0 : proto_byte(sv->proto);
 	if (sh != SH_ANY)
-		put_value(&e, 2 * w, &proto, 1);
+		put_value(&e, rest, &proto, 1);
 	if (sh == SH_PORT) {
 		uint8_t lo[2] = { (uint8_t)(sv->port_lo >> 8), (uint8_t)sv->port_lo };
 		uint8_t hi[2] = { (uint8_t)(sv->port_hi >> 8), (uint8_t)sv->port_hi };
-		put_range(&e, 2 * w + 4, lo, hi, 2);
+		put_range(&e, rest + 4, lo, hi, 2);
 		exact = exact && sv->port_lo == sv->port_hi;
 	}
 	if (++c->total > MAX_PLAN_ELEMS)
@@ -687,16 +700,36 @@ static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct 
 	int rr = push_relation(c, k, s, d, sh == SH_ANY ? NULL : &proto);
 	if (rr < 0)
 		return rr;
-	struct evec *b = &c->buckets[bucket_index(c, k->from, k->to, s->fam, sh, !exact)];
+	struct evec *b = &c->buckets[bucket_index(c, k->from, k->to, s->fam, sh, !exact, ws)];
 	if (b->n == 0)
 		b->line = k->line;
 	if (sh != SH_ICMP)
 		return evec_push(b, &e);
 	struct seg_plan_elem answer = e;   /* the query one way, its answer the other */
-	put_value(&e, 2 * w + 4, &sv->icmp_type, 1);
-	put_value(&answer, 2 * w + 4, &sv->icmp_reply, 1);
+	put_value(&e, rest + 4, &sv->icmp_type, 1);
+	put_value(&answer, rest + 4, &sv->icmp_reply, 1);
 	int r = evec_push(b, &e);
 	return r < 0 ? r : evec_push(b, &answer);
+}
+
+/* Whether the sources cover the whole zone (every range the zone map gives
+ * it lies in one source prefix): then the anti-spoofing rule says all the
+ * key would (pair_sets), whether the sources were left out or written out. */
+static bool covers_zone(const struct cctx *c, const struct sides *src, size_t zone, struct sides *tmp)
+{
+	if (seg_zone_is_gateway(c->cfg, zone) || zone_sides(c->map, zone, tmp) < 0 || tmp->n == 0)
+		return false;
+	for (size_t i = 0; i < tmp->n; i++) {
+		const struct side *z = &tmp->v[i];
+		size_t w = fam_width(z->fam);
+		bool in = false;
+		for (size_t j = 0; j < src->n && !in; j++)
+			in = src->v[j].fam == z->fam && memcmp(src->v[j].lo, z->lo, w) <= 0 &&
+			     memcmp(src->v[j].hi, z->hi, w) >= 0;
+		if (!in)
+			return false;
+	}
+	return true;
 }
 
 static int expand_conduit(struct cctx *c, const struct seg_conduit *k, struct sides *src, struct sides *dst)
@@ -705,12 +738,16 @@ static int expand_conduit(struct cctx *c, const struct seg_conduit *k, struct si
 
 	if (r == 0)
 		r = conduit_sides(c, k->dsts, k->n_dsts, k->to, dst);
+	/* dst is filled again below: it serves as scratch for the zone's ranges */
+	bool ws = r == 0 && (k->n_srcs == 0 || covers_zone(c, src, k->from, dst));
+	if (r == 0)
+		r = conduit_sides(c, k->dsts, k->n_dsts, k->to, dst);
 	for (size_t i = 0; i < src->n && r == 0; i++)
 		for (size_t j = 0; j < dst->n && r == 0; j++) {
 			if (src->v[i].fam != dst->v[j].fam)
 				continue;
 			for (size_t s = 0; s < k->n_services && r == 0; s++)
-				r = emit_entry(c, k, &src->v[i], &dst->v[j], &k->services[s]);
+				r = emit_entry(c, k, &src->v[i], &dst->v[j], &k->services[s], ws);
 		}
 	return r;
 }
@@ -891,17 +928,18 @@ static int add_service_sets(struct cctx *c, size_t z, const struct seg_service *
 	return r;
 }
 
-static void shape_ktypes(int sh, int fam, enum seg_ktype *k)
+/* The key of a shape's set; ws: without the source (its first field). */
+static void shape_ktypes(int sh, int fam, int ws, enum seg_ktype *k)
 {
 	enum seg_ktype a = fam ? SEG_KT_IPV6 : SEG_KT_IPV4;
 	enum seg_ktype all[4] = { a, a, SEG_KT_PROTO,
 				  sh != SH_ICMP ? SEG_KT_PORT : fam ? SEG_KT_ICMPV6_TYPE : SEG_KT_ICMP_TYPE };
 
-	memcpy(k, all, sizeof(all));
+	memcpy(k, all + ws, sizeof(all) - (size_t)ws * sizeof(all[0]));
 }
 
-/* Creates the conduit sets of pair a->b; cset[fam][shape][interval] = index or -1. */
-static int add_pair_sets(struct cctx *c, size_t a, size_t b, int32_t cset[2][SH_COUNT][2])
+/* Creates the conduit sets of pair a->b (pair_sets). */
+static int add_pair_sets(struct cctx *c, size_t a, size_t b, pair_sets cset)
 {
 	static const enum seg_ktype r4[] = { SEG_KT_IPV4, SEG_KT_IPV4, SEG_KT_PROTO },
 		r6[] = { SEG_KT_IPV6, SEG_KT_IPV6, SEG_KT_PROTO };
@@ -920,21 +958,23 @@ static int add_pair_sets(struct cctx *c, size_t a, size_t b, int32_t cset[2][SH_
 
 	for (int f = 0; f < 2; f++)
 		for (int sh = 0; sh < SH_COUNT; sh++)
-			for (int iv = 0; iv < 2; iv++) {
-				struct evec *v = &c->buckets[bucket_index(c, a, b, f, sh, iv)];
-				enum seg_ktype k[4];
-				shape_ktypes(sh, f, k);
-				cset[f][sh][iv] = r < 0 ? -1 :
-					set_from(c, strf("c%d%s%s.%s.%s", f ? 6 : 4, shapes[sh].tag, iv ? "i" : "",
-							 c->cfg->zones[a].name, c->cfg->zones[b].name),
-						 k, shapes[sh].n, iv, v);
-				if (cset[f][sh][iv] < -1)
-					r = cset[f][sh][iv];
-				else if (cset[f][sh][iv] >= 0)     /* per-conduit packet counts (segctl stats) */
-					c->plan->sets[cset[f][sh][iv]].counter = true;
-				free(v->v);
-				*v = (struct evec){ 0 };
-			}
+			for (int iv = 0; iv < 2; iv++)
+				for (int ws = 0; ws < 2; ws++) {
+					struct evec *v = &c->buckets[bucket_index(c, a, b, f, sh, iv, ws)];
+					enum seg_ktype k[4];
+					int32_t *si = &cset[f][sh][iv][ws];
+					shape_ktypes(sh, f, ws, k);
+					*si = r < 0 ? -1 :
+						set_from(c, strf("c%d%s%s%s.%s.%s", f ? 6 : 4, shapes[sh].tag, ws ? "w" : "",
+								 iv ? "i" : "", c->cfg->zones[a].name, c->cfg->zones[b].name),
+							 k, shapes[sh].n - (size_t)ws, iv, v);
+					if (*si < -1)
+						r = *si;
+					else if (*si >= 0)     /* per-conduit packet counts (segctl stats) */
+						c->plan->sets[*si].counter = true;
+					free(v->v);
+					*v = (struct evec){ 0 };
+				}
 	return r;
 }
 
@@ -1103,8 +1143,7 @@ static int add_spoof(struct cctx *c, uint32_t chain, size_t z, const char *to)
 	return add_mac_drops(c, chain, z, to);
 }
 
-static int add_conduit_lookups(struct cctx *c, uint32_t chain, int32_t cset[2][SH_COUNT][2], bool reply,
-			       bool *any);
+static int add_conduit_lookups(struct cctx *c, uint32_t chain, pair_sets cset, bool reply, bool *any);
 
 /* Lookups of a zone's service sets (add_service_sets); sport: also by the
  * source port (link services). */
@@ -1217,7 +1256,7 @@ static int fill_input_zone(struct cctx *c, const int32_t *zch, size_t z, const i
 }
 
 /* out.Z: what the gateway itself sends to zone z. */
-static int fill_output_zone(struct cctx *c, const int32_t *zch, size_t z, int32_t *csets)
+static int fill_output_zone(struct cctx *c, const int32_t *zch, size_t z, pair_sets *csets)
 {
 	static const enum seg_field f4[] = { SEG_F_IP_DADDR }, f6[] = { SEG_F_IP6_DADDR };
 	uint32_t chain = (uint32_t)zch[ZCH_OUT];
@@ -1236,39 +1275,40 @@ static int fill_output_zone(struct cctx *c, const int32_t *zch, size_t z, int32_
 	if (goto_link(c, chain, (uint32_t)zch[ZCH_LOUT], f4, f6, 1) < 0)
 		return -ENOMEM;
 	if (g >= 0) {
-		int32_t (*gz)[SH_COUNT][2] = (int32_t (*)[SH_COUNT][2])&csets[((size_t)g * c->nz + z) * 2 * SH_COUNT * 2];
-		if (add_conduit_lookups(c, chain, gz, false, &any) < 0)
+		if (add_conduit_lookups(c, chain, csets[(size_t)g * c->nz + z], false, &any) < 0)
 			return -ENOMEM;
 	}
 	return add_drop(c->plan, chain, 'O', NULL, c->cfg->zones[z].name, 0) ? 0 : -ENOMEM;
 }
 
-/* Lookups of a pair's conduit sets, as the packet goes (orig) or reversed (reply). */
-static int add_conduit_lookups(struct cctx *c, uint32_t chain, int32_t cset[2][SH_COUNT][2], bool reply,
-			       bool *any)
+/* Lookups of a pair's conduit sets, as the packet goes (orig) or reversed
+ * (reply); a whole-source set is looked up without the first field (the
+ * original source: saddr as the packet goes, daddr in reply). */
+static int add_conduit_lookups(struct cctx *c, uint32_t chain, pair_sets cset, bool reply, bool *any)
 {
 	*any = false;
 	for (int f = 0; f < 2; f++)
 		for (int sh = 0; sh < SH_COUNT; sh++)
-			for (int iv = 0; iv < 2; iv++) {
-				int32_t si = cset[f][sh][iv];
-				if (si < 0)
-					continue;
-				struct seg_plan_rule *r = add_rule(c->plan, chain, SEG_A_ACCEPT, c->plan->sets[si].line);
-				if (!r)
-					return -ENOMEM;
-				if (reply)
-					cond_simple(r, SEG_C_CT_REPLY, 0);
-				else if (sh == SH_ICMP)   /* a query opens; its answer never does */
-					cond_simple(r, SEG_C_CT_ORIGINAL, 0);
-				cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false,
-					    reply ? shapes[sh].reply[f] : shapes[sh].orig[f], shapes[sh].n);
-				*any = true;
-			}
+			for (int iv = 0; iv < 2; iv++)
+				for (int ws = 0; ws < 2; ws++) {
+					int32_t si = cset[f][sh][iv][ws];
+					if (si < 0)
+						continue;
+					struct seg_plan_rule *r = add_rule(c->plan, chain, SEG_A_ACCEPT, c->plan->sets[si].line);
+					if (!r)
+						return -ENOMEM;
+					if (reply)
+						cond_simple(r, SEG_C_CT_REPLY, 0);
+					else if (sh == SH_ICMP)   /* a query opens; its answer never does */
+						cond_simple(r, SEG_C_CT_ORIGINAL, 0);
+					const enum seg_field *fields = reply ? shapes[sh].reply[f] : shapes[sh].orig[f];
+					cond_lookup(r, SEG_C_LOOKUP, (uint32_t)si, false, fields + ws, shapes[sh].n - (size_t)ws);
+					*any = true;
+				}
 	return 0;
 }
 
-static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, int32_t *csets)
+static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, pair_sets *csets)
 {
 	const struct seg_config *cfg = c->cfg;
 	const char *an = cfg->zones[a].name, *bn = cfg->zones[b].name;
@@ -1282,10 +1322,8 @@ static int fill_pair(struct cctx *c, uint32_t chain, size_t a, size_t b, int32_t
 		return add_drop(c->plan, chain, 'I', an, bn, 0) ? 0 : -ENOMEM;
 	if (seg_zone_pair_guarded(cfg, a, b))
 		return add_drop(c->plan, chain, 'M', an, bn, 0) ? 0 : -ENOMEM;
-	int32_t (*ab)[SH_COUNT][2] = (int32_t (*)[SH_COUNT][2])&csets[(a * c->nz + b) * 2 * SH_COUNT * 2];
-	int32_t (*ba)[SH_COUNT][2] = (int32_t (*)[SH_COUNT][2])&csets[(b * c->nz + a) * 2 * SH_COUNT * 2];
-	if (add_conduit_lookups(c, chain, ab, false, &any_reply) < 0 ||
-	    add_conduit_lookups(c, chain, ba, true, &any_reply) < 0)
+	if (add_conduit_lookups(c, chain, csets[a * c->nz + b], false, &any_reply) < 0 ||
+	    add_conduit_lookups(c, chain, csets[b * c->nz + a], true, &any_reply) < 0)
 		return -ENOMEM;
 	/* ICMP errors (PMTU, unreachable) of those connections, back to their originator in b */
 	if (any_reply && accept_errors(c, chain, b, a) < 0)
@@ -1356,7 +1394,7 @@ static int add_chains(struct cctx *c, int32_t *zch, int32_t *pch)
 	return r;
 }
 
-static int add_all_sets(struct cctx *c, int32_t *gsets, bool *gany, int32_t *csets)
+static int add_all_sets(struct cctx *c, int32_t *gsets, bool *gany, pair_sets *csets)
 {
 	const struct seg_config *cfg = c->cfg;
 	int r = add_nd_set(c, &c->nd);
@@ -1379,7 +1417,7 @@ static int add_all_sets(struct cctx *c, int32_t *gsets, bool *gany, int32_t *cse
 	}
 	for (size_t a = 0; a < cfg->n_zones && r == 0; a++)
 		for (size_t b = 0; b < cfg->n_zones && r == 0; b++)
-			r = add_pair_sets(c, a, b, (int32_t (*)[SH_COUNT][2])&csets[(a * c->nz + b) * 2 * SH_COUNT * 2]);
+			r = add_pair_sets(c, a, b, csets[a * c->nz + b]);
 	return r;
 }
 
@@ -1420,7 +1458,8 @@ static int add_base_rules(struct cctx *c, const int32_t maps[3])
 }
 
 struct tables {
-	int32_t *zch, *pch, *gsets, *csets;   /* gsets: [zone][gateway, link services][NSVC] */
+	int32_t *zch, *pch, *gsets;          /* gsets: [zone][gateway, link services][NSVC] */
+	pair_sets *csets;                    /* [a][b] */
 	bool *gany;
 };
 
@@ -1435,19 +1474,19 @@ static void tables_free(struct tables *t)
 
 static int tables_alloc(struct tables *t, size_t nz)
 {
-	size_t nc = nz * nz * 2 * SH_COUNT * 2;
+	size_t nc = nz * nz;
 
 	t->zch = malloc((nz * ZCH + 1) * sizeof(int32_t));
 	t->pch = malloc((nz * nz + 1) * sizeof(int32_t));
 	t->gsets = malloc((nz * 2 * NSVC + 1) * sizeof(int32_t));
-	t->csets = malloc((nc + 1) * sizeof(int32_t));
+	t->csets = malloc((nc + 1) * sizeof(*t->csets));
 	t->gany = calloc(nz + 1, sizeof(bool));
 	if (!t->zch || !t->pch || !t->gsets || !t->csets || !t->gany)
 		return -ENOMEM;
 	memset(t->zch, 0xff, (nz * ZCH + 1) * sizeof(int32_t));      /* all -1 */
 	memset(t->pch, 0xff, (nz * nz + 1) * sizeof(int32_t));
 	memset(t->gsets, 0xff, (nz * 2 * NSVC + 1) * sizeof(int32_t));
-	memset(t->csets, 0xff, (nc + 1) * sizeof(int32_t));
+	memset(t->csets, 0xff, (nc + 1) * sizeof(*t->csets));
 	return 0;
 }
 
@@ -1500,7 +1539,7 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 	struct seg_plan *p = calloc(1, sizeof(*p));
 	struct cctx c = { .cfg = cfg, .map = map, .plan = p, .nz = cfg->n_zones, .nd = -1, .local = -1,
 			  .ls = { -1, -1 } };
-	size_t nb = c.nz * c.nz * 2 * SH_COUNT * 2;
+	size_t nb = c.nz * c.nz * PAIR_SETS;
 	int r = -ENOMEM;
 
 	if (!p)
