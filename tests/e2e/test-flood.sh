@@ -46,7 +46,10 @@ NS_B=$($INC frames "$RUN_DIR" "$RUN_DIR/b.frames" --letter D --fam 6 --proto tcp
 # the heavy flow's first packet ahead, so that it holds a slot of its own
 # (a flow that arrives once the table is full is folded, as it should be)
 ip netns exec "$NS_A" "$RUN_DIR/flood" eth0 "$RUN_DIR/a.frames" 1 >/dev/null
-sleep 1.5                 # NFLOG delivers a lone record within 1 s
+# NFLOG delivers a lone record within 1 s: wait (up to 60 s) until segd has
+# every packet the kernel dropped, instead of a fixed 1.5 s
+$INC settle "$RUN_DIR" "$SEGCTL" "$SEGD_CONF" --delivered --timeout 60 ||
+	fail "segd got the heavy flow's first packet"
 rss_before=$(awk '/VmHWM/ { print $2 }' "/proc/$SEGD_PID/status")
 t0=$(date +%s.%N)
 ip netns exec "$NS_A" "$RUN_DIR/flood" eth0 "$RUN_DIR/a.frames" "$PER_SENDER" >"$RUN_DIR/a.out" 2>&1 &
@@ -81,19 +84,26 @@ json.dump(d, open(sys.argv[1], 'w'))
 PY
 
 heading "accounting (NFLOG flushes within 1 s)"
-sleep 1.5
+# no fixed wait: accounting polls (60 s ceiling) until the kernel's counters
+# stand still and segd's totals equal them
 tap $INC accounting "$RUN_DIR" "$SEGCTL" "$SEGD_CONF" --save "$RUN_DIR/status.json"
 records=$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["records"])' "$RUN_DIR/status.json")
 kernel=$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(int(s["packets_in_incidents"])+int(s["not_sampled"]))' "$RUN_DIR/status.json")
 awk -v r="$records" -v k="$kernel" 'BEGIN { printf "     delivered to segd: %d of %d records (%.2f%%)\n", r, k, k ? 100 * r / k : 0 }'
 
 heading "the windows close: journal entries"
-for _ in $(seq 60); do
-	open=$("$SEGCTL" -c "$SEGD_CONF" --json status | "$PY" -c 'import json,sys; s=json.load(sys.stdin); print(int(s["incidents_open"]) + int(s["journal_pending"]))')
-	[ "$open" = 0 ] && break
-	sleep 0.5
-done
-sleep 0.5
+# until every incident is closed and handed on (settle: no incident open, no
+# journal entry pending), then until journald holds as many incident entries
+# as segd emitted (journald reads its socket on its own time); 120 s ceilings
+$INC settle "$RUN_DIR" "$SEGCTL" "$SEGD_CONF" --timeout 120 || fail "the incidents close and are handed on"
+journal_has_all() {
+	local emitted got
+	emitted=$($INC status-get "$SEGCTL" "$SEGD_CONF" incidents_emitted)
+	got=$(journal_read | "$PY" -c 'import json, sys
+print(sum(1 for l in sys.stdin if json.loads(l).get("SEGD_EVENT") in ("flow-denied", "spoofed-source", "to-gateway")))')
+	[ "$got" -ge "$emitted" ]
+}
+wait_until 120 journal_has_all
 journal_read >"$RUN_DIR/journal.jsonl"
 unsampled=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["not_sampled"])' "$RUN_DIR/status.json")
 tap $INC flood-check "$RUN_DIR/journal.jsonl" "$RUN_DIR/a.frames.json" "$RUN_DIR/b.frames.json" --windows 1 \
@@ -110,7 +120,7 @@ kill -STOP "$SEGD_PID"
 ip netns exec "$NS_A" "$RUN_DIR/flood" eth0 "$RUN_DIR/a.frames" "$PER_SENDER" | sed 's/^/     /'
 ip netns exec "$NS_B" "$RUN_DIR/flood" eth0 "$RUN_DIR/b.frames" "$PER_SENDER" | sed 's/^/     /'
 kill -CONT "$SEGD_PID"
-sleep 1.5
+# no fixed wait: accounting polls until segd has read what the kernel kept
 tap $INC accounting "$RUN_DIR" "$SEGCTL" "$SEGD_CONF" --save "$RUN_DIR/status3.json"
 check "records were lost and counted as sequence gaps (not_sampled > 0)" "$PY" -c '
 import json, sys
