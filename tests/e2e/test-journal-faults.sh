@@ -31,21 +31,38 @@ cleanup() {
 mono() { "$PY" -c 'import time; print("%.3f" % time.monotonic())'; }
 status() { $INC status-get "$SEGCTL" "$SEGD_CONF" "$@"; }
 jevents() { journal_read >"$RUN_DIR/journal.jsonl"; $INC jevents "$RUN_DIR/journal.jsonl" "$1"; }
+# journal_taking: a datagram connect() to journald's socket succeeds (a socket
+# file that a killed journald left refuses it)
+journal_taking() { "$PY" -c 'import socket, sys
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).connect(sys.argv[1])' /run/systemd/journal/socket; }
 journald_again() {
 	/lib/systemd/systemd-journald >/dev/null 2>&1 &
 	JOURNALD_PID=$!
-	for _ in $(seq 100); do [ -S /run/systemd/journal/socket ] && return 0; sleep 0.05; done
-	return 1
+	wait_until 60 journal_taking
 }
-# settle: until the incidents of the last traffic are closed and handed on
+# journal_mark: an entry of our own, sent to journald's socket after
+# everything segd sent; journald reads its socket in order, so once the mark
+# is in the journal, so is every entry segd sent before it (up to 60 s)
+journal_mark() {
+	local m="mark-$$-$(date +%s%N)"
+	printf 'MESSAGE=%s\nSYSLOG_IDENTIFIER=segd-e2e-mark\n' "$m" | logger --journald || return 1
+	wait_until 60 bash -c 'journalctl --sync >/dev/null 2>&1; journalctl -D "$1" -o cat --no-pager SYSLOG_IDENTIFIER=segd-e2e-mark | grep -qx "$2"' \
+		_ "$JOURNAL_DIR" "$m"
+}
+# settle [nomark]: until segd has a record of every packet the kernel dropped,
+# no incident is open and no journal entry pending (incidents.py settle, up to
+# 120 s: the incidents of the last traffic are closed and handed on), and,
+# unless nomark (journald not there), the journal holds what segd sent
 settle() {
-	local i
-	sleep $((WINDOW + 1))
-	for i in $(seq 40); do
-		[ "$(status incidents_open)" = 0 ] && break
-		sleep 0.25
-	done
-	sleep 1
+	$INC settle "$RUN_DIR" "$SEGCTL" "$SEGD_CONF" --timeout 120 || echo "     (not settled)"
+	[ "${1:-}" = nomark ] || journal_mark || echo "     (journal mark not seen)"
+}
+# spool_caught_up LINES0 EMITTED0: no incident open, and one spool line for
+# each incident emitted since (the spool lane has written them all)
+spool_caught_up() {
+	local open lines emitted
+	read -r open lines emitted < <(status incidents_open spool_lines incidents_emitted)
+	[ "$open" = 0 ] && [ $((lines - $1)) = $((emitted - $2)) ]
 }
 spool_incidents() { grep -c '"incident_id"' "$RUN_DIR/incidents.jsonl" 2>/dev/null || echo 0; }
 
@@ -65,7 +82,7 @@ mount -t tmpfs -o size=32m tmpfs "$RUN_DIR/spooldir"
 ln -s spooldir/incidents.jsonl "$RUN_DIR/incidents.jsonl"
 $INC notify "$RUN_DIR/notify.sock" "$RUN_DIR/notify.log" &
 NOTIFY_PID=$!
-sleep 0.3
+wait_until 60 test -S "$RUN_DIR/notify.sock"
 export NOTIFY_SOCKET="$RUN_DIR/notify.sock" WATCHDOG_USEC=1000000
 start_segd "$RUN_DIR/window.conf" || { fail "segd starts"; summary; exit 1; }
 unset NOTIFY_SOCKET WATCHDOG_USEC
@@ -80,7 +97,7 @@ read -r n _ < <(jevents flow-denied)
 if [ "$n" -ge 3 ]; then ok "$n flow-denied entries in the journal"; else fail "only $n flow-denied entries"; fi
 
 heading "journald stopped (SIGSTOP) while $((5 * 12000)) forbidden packets of 6000 flows a second arrive"
-read -r lines0 _ < <(status spool_lines)
+read -r lines0 emitted0 < <(status spool_lines incidents_emitted)
 kill -STOP "$JOURNALD_PID"
 t_stop=$(mono)
 slow=0 asked=0
@@ -94,7 +111,10 @@ for round in 1 2 3 4 5; do
 		sleep 0.25
 	done
 done
-sleep 2
+# instead of a fixed 2 s: until segd has every record of the drops (NFLOG
+# flushes within 1 s), then until every incident closed and is in the spool
+$INC settle "$RUN_DIR" "$SEGCTL" "$SEGD_CONF" --delivered --timeout 120 || echo "     (records not all delivered)"
+wait_until 60 spool_caught_up "$lines0" "$emitted0"
 read -r lines1 pending dropped_stalled emitted < <(status spool_lines journal_pending journal_dropped incidents_emitted)
 t_cont=$(mono)
 echo "     during the stall: $((lines1 - lines0)) spool lines written, $pending journal entries waiting, $dropped_stalled dropped; $emitted incidents emitted"
@@ -111,7 +131,8 @@ if [ "$rss" -le $((16 * 1024)) ]; then ok "segd peak RSS ${rss} kB <= 16 MiB wit
 	fail "segd peak RSS ${rss} kB > 16 MiB with journald stopped"
 fi
 kill -CONT "$JOURNALD_PID"
-for _ in $(seq 60); do [ "$(status journal_pending)" = 0 ] && break; sleep 0.5; done
+pending_none() { [ "$(status journal_pending)" = 0 ]; }
+wait_until 120 pending_none
 $INC send "$RUN_DIR" "$RUN_DIR/flows.json" --first 1
 settle
 read -r dropped < <(status journal_dropped)
@@ -125,7 +146,7 @@ fi
 heading "journald's socket removed"
 rm -f /run/systemd/journal/socket
 $INC send "$RUN_DIR" "$RUN_DIR/flows.json" --first 4
-settle
+settle nomark
 read -r dropped2 < <(status journal_dropped)
 if [ "$((dropped2 - dropped))" -ge 4 ]; then ok "entries sent to no socket are counted as lost ($((dropped2 - dropped)))"; else
 	fail "entries sent to no socket: $((dropped2 - dropped)) counted as lost, want >= 4"
@@ -142,7 +163,7 @@ fi
 heading "journald killed, its socket left (ECONNREFUSED)"
 kill -9 "$JOURNALD_PID"; wait "$JOURNALD_PID" 2>/dev/null
 $INC send "$RUN_DIR" "$RUN_DIR/flows.json" --first 4
-settle
+settle nomark
 read -r dropped3 < <(status journal_dropped)
 if [ "$((dropped3 - dropped2))" -ge 4 ]; then ok "refused entries are counted as lost ($((dropped3 - dropped2)))"; else
 	fail "refused entries: $((dropped3 - dropped2)) counted as lost, want >= 4"
@@ -176,7 +197,15 @@ if [ "$((c1 - c0))" -gt 0 ]; then ok "enforcement goes on: the kernel dropped an
 	fail "no drops counted while the spool was full"
 fi
 rm -f "$RUN_DIR/spooldir/filler"
-sleep 2.5
+# instead of a fixed 2.5 s: until the error has cleared and the spool holds a
+# line for every incident emitted (up to 60 s), then the mark for the journal
+spool_back() {
+	local emitted err
+	read -r emitted err < <(status incidents_emitted spool_error)
+	[ "$err" = "-" ] && [ "$(spool_incidents)" = "$emitted" ]
+}
+wait_until 60 spool_back
+journal_mark || echo "     (journal mark not seen)"
 read -r emitted spool_dropped err < <(status incidents_emitted spool_dropped spool_error)
 read -r n_ok _ < <(jevents spool-ok)
 if [ "$err" = "-" ] && [ "$n_ok" -ge 1 ]; then ok "space back: the error clears (spool-ok in the journal)"; else
