@@ -21,12 +21,12 @@ int segd_gen_load(const char *path, enum seg_links_when links, FILE *log, struct
 	r = seg_config_load(path, seg_today(), &g->cfg, &d);
 	if (r == 0)
 		r = seg_links_judge(&g->cfg, links, &d);
-	seg_diags_print(&d, log);
-	seg_diags_free(&d);
 	if (r == 0)
 		r = seg_zonemap_build(g->cfg, &g->map);
 	if (r == 0)
-		r = seg_plan_compile(g->cfg, &g->map, &g->plan);
+		r = seg_plan_build(g->cfg, &g->map, &d, &g->plan);
+	seg_diags_print(&d, log);
+	seg_diags_free(&d);
 	if (r < 0 && r != -EINVAL)
 		fprintf(log, "%s: error: cannot load: %s\n", path, strerror(-r));
 	if (r < 0) {

@@ -28,12 +28,14 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include "addr.h"
 #include "decide.h"
+#include "diag.h"
 #include "plan.h"
 
 #define MAX_PLAN_ELEMS 8000000u   /* all sets together: keeps a batch < 2 GiB */
@@ -86,7 +88,7 @@ struct cctx {
 	struct evec *rel;            /* [a][b][fam][interval]: source . destination . protocol of a -> b's entries */
 	int32_t *rset;               /* [a][b][fam][interval]: their sets (r4.a.b, r4i.a.b) or -1 */
 	int32_t nd, local, ls[2];    /* sets: ND types, the gateway's own interfaces, link scope v4/v6 */
-	size_t total;
+	size_t total, limit;         /* entries expanded so far; where expanding stops */
 };
 
 /* A zone's chains: what reaches the gateway from it, what the gateway sends
@@ -695,8 +697,8 @@ static int emit_entry(struct cctx *c, const struct seg_conduit *k, const struct 
 		put_range(&e, rest + 4, lo, hi, 2);
 		exact = exact && sv->port_lo == sv->port_hi;
 	}
-	if (++c->total > MAX_PLAN_ELEMS)
-		return -E2BIG;
+	if (++c->total > c->limit)
+		return -E2BIG;      /* far past settings.max_elements: stop expanding (seg_plan_size_diag) */
 	int rr = push_relation(c, k, s, d, sh == SH_ANY ? NULL : &proto);
 	if (rr < 0)
 		return rr;
@@ -749,6 +751,92 @@ static int expand_conduit(struct cctx *c, const struct seg_conduit *k, struct si
 			for (size_t s = 0; s < k->n_services && r == 0; s++)
 				r = emit_entry(c, k, &src->v[i], &dst->v[j], &k->services[s], ws);
 		}
+	return r;
+}
+
+/* Entries a conduit expands to (source x destination x service sides of one
+ * family; a named ICMP query counts twice: query and answer), without
+ * building them. */
+static size_t conduit_entries(const struct cctx *c, const struct seg_conduit *k, struct sides *src,
+			      struct sides *dst)
+{
+	size_t n = 0;
+
+	if (conduit_sides(c, k->srcs, k->n_srcs, k->from, src) < 0 ||
+	    conduit_sides(c, k->dsts, k->n_dsts, k->to, dst) < 0)
+		return SIZE_MAX;
+	for (int f = 0; f < 2; f++) {
+		size_t ns = 0, nd = 0, nv = 0;
+		for (size_t i = 0; i < src->n; i++)
+			ns += src->v[i].fam == f;
+		for (size_t i = 0; i < dst->n; i++)
+			nd += dst->v[i].fam == f;
+		for (size_t i = 0; i < k->n_services; i++) {
+			const struct seg_service *sv = &k->services[i];
+			if (!sv->typed)
+				nv++;
+			else if ((sv->proto == SEG_PROTO_ICMPV6) == (f == 1))
+				nv += 2;
+		}
+		n += ns * nd * nv;
+	}
+	return n;
+}
+
+struct big {
+	size_t entries;
+	const struct seg_conduit *k;
+};
+
+int seg_plan_size_diag(const struct seg_config *cfg, const struct seg_zonemap *map, struct seg_diags *d)
+{
+	struct cctx c = { .cfg = cfg, .map = map, .nz = cfg->n_zones };
+	struct sides src = { 0 }, dst = { 0 };
+	struct big top[3] = { { 0 } };
+	size_t total = 0;
+
+	for (size_t i = 0; i < cfg->n_conduits; i++) {
+		const struct seg_conduit *k = &cfg->conduits[i];
+		if (k->expired)
+			continue;
+		size_t n = conduit_entries(&c, k, &src, &dst);
+		total = n == SIZE_MAX || total + n < total ? SIZE_MAX : total + n;
+		for (size_t j = 0; j < 3; j++)
+			if (n > top[j].entries) {
+				memmove(&top[j + 1], &top[j], (2 - j) * sizeof(top[0]));
+				top[j] = (struct big){ n, k };
+				break;
+			}
+	}
+	free(src.v);
+	free(dst.v);
+	if (!top[0].k)
+		return 0;
+	char list[600];
+	size_t len = 0;
+	for (size_t j = 0; j < 3 && top[j].k && len < sizeof(list); j++) {
+		const struct seg_conduit *k = top[j].k;
+		char srcs[32], dsts[32];
+		snprintf(srcs, sizeof(srcs), k->n_srcs ? "%zu sources" : "the whole zone", k->n_srcs);
+		snprintf(dsts, sizeof(dsts), k->n_dsts ? "%zu destinations" : "the whole zone", k->n_dsts);
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s'%s' (line %d: %zu from %s x %s x %zu "
+					"services)", j ? ", " : "", k->name, k->line, top[j].entries, srcs, dsts,
+					k->n_services);
+	}
+	seg_diag(d, SEG_SEV_ERROR, top[0].k->line, "the ruleset would hold more than settings.max_elements "
+		 "(%u) set elements (the conduits expand to %zu entries); the conduits that expand most are %s — "
+		 "name prefixes or ranges instead of single hosts, split the lists, or raise "
+		 "settings.max_elements", cfg->settings.max_elements, total, list);
+	return 1;
+}
+
+int seg_plan_build(const struct seg_config *cfg, const struct seg_zonemap *map, struct seg_diags *d,
+		   struct seg_plan **ret)
+{
+	int r = seg_plan_compile(cfg, map, ret);
+
+	if (r == -E2BIG && seg_plan_size_diag(cfg, map, d))
+		return -EINVAL;
 	return r;
 }
 
@@ -1539,6 +1627,11 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 	struct seg_plan *p = calloc(1, sizeof(*p));
 	struct cctx c = { .cfg = cfg, .map = map, .plan = p, .nz = cfg->n_zones, .nd = -1, .local = -1,
 			  .ls = { -1, -1 } };
+	/* entries and elements differ (overlaps cut apart or merged, relation
+	 * sets): twice the cap, and never past the compiler's own bound */
+	c.limit = (size_t)cfg->settings.max_elements * 2 + 1000;
+	if (c.limit > MAX_PLAN_ELEMS || cfg->settings.max_elements == 0)
+		c.limit = MAX_PLAN_ELEMS;
 	size_t nb = c.nz * c.nz * PAIR_SETS;
 	int r = -ENOMEM;
 
@@ -1573,6 +1666,10 @@ int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map
 		return r;
 	}
 	stamp_rules(p);
+	if (p->counts.elems > cfg->settings.max_elements) {
+		seg_plan_free(p);
+		return -E2BIG;
+	}
 	static uint64_t serials;
 	p->serial = ++serials;
 	*ret = p;

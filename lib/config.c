@@ -936,7 +936,7 @@ static void parse_conduit(struct ctx *c, const config_setting_t *g, int index, s
 /* ---- settings ---- */
 
 static const char *const settings_keys[] = { "table", "log_group", "incident_window", "spool",
-	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", "screen_to_mynumber", "require_mac_for_mynumber",
+	"control_socket", "control_group", "state_dir", "max_hosts", "max_ports", "max_validity", "max_elements", "screen_to_mynumber", "require_mac_for_mynumber",
 	"gateway_addresses", "management_interfaces", NULL };
 
 /* Words that nft 1.0.6 (Debian 12) refuses as an unquoted table name in
@@ -1029,6 +1029,7 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 	s->max_hosts = SEG_DEFAULT_MAX_HOSTS;
 	s->max_ports = SEG_DEFAULT_MAX_PORTS;
 	s->max_validity = SEG_DEFAULT_MAX_VALIDITY;
+	s->max_elements = SEG_DEFAULT_MAX_ELEMENTS;
 	if (g) {
 		s->line = line_of(g);
 		check_keys(c, g, "settings", settings_keys);
@@ -1041,6 +1042,7 @@ static void parse_settings(struct ctx *c, const config_setting_t *g)
 		get_u32(c, g, "max_hosts", SEG_MAX_ENTRIES, &s->max_hosts);
 		get_u32(c, g, "max_ports", 65535, &s->max_ports);
 		get_u32(c, g, "max_validity", 3660, &s->max_validity);
+		get_u32(c, g, "max_elements", SEG_MAX_MAX_ELEMENTS, &s->max_elements);
 		get_bool(c, g, "settings", "screen_to_mynumber", &s->screen_to_mynumber);
 		get_bool(c, g, "settings", "require_mac_for_mynumber", &s->require_mac_for_mynumber);
 		get_string(c, g, "settings", "spool", &s->spool, SEG_MAX_PATH);

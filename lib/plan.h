@@ -165,11 +165,20 @@ struct seg_plan {
 					  * last committed without comparing it */
 };
 
-/* Compiles cfg (validated) with its zone map. 0, or -ENOMEM / -E2BIG (a
- * conduit expands to more elements than the limits allow). *ret owned by
- * the caller. */
+/* Compiles cfg (validated) with its zone map. 0, or -ENOMEM / -E2BIG (the
+ * ruleset would hold more than settings.max_elements set elements:
+ * seg_plan_size_diag says which conduits expand most). *ret owned by the
+ * caller. */
 int seg_plan_compile(const struct seg_config *cfg, const struct seg_zonemap *map,
 		     struct seg_plan **ret);
+/* The error for -E2BIG, at the line of the conduit that expands most, naming
+ * the three largest with their entries. 1 when it said so. */
+struct seg_diags;
+int seg_plan_size_diag(const struct seg_config *cfg, const struct seg_zonemap *map, struct seg_diags *d);
+/* seg_plan_compile, with a ruleset over settings.max_elements reported in d
+ * and returned as -EINVAL (an invalid configuration, as validation's). */
+int seg_plan_build(const struct seg_config *cfg, const struct seg_zonemap *map, struct seg_diags *d,
+		   struct seg_plan **ret);
 void seg_plan_free(struct seg_plan *plan);
 
 /* Key geometry shared by the renderers. */

@@ -6,9 +6,12 @@
 #include "config.h"
 #include "json.h"
 #include "links.h"
+#include "plan.h"
+#include "zonemap.h"
 #include "segctl.h"
 
-static void print_json(const struct seg_diags *d, const struct seg_config *cfg, FILE *f)
+/* elements: of the compiled ruleset (cfg valid only) */
+static void print_json(const struct seg_diags *d, const struct seg_config *cfg, size_t elements, FILE *f)
 {
 	int first = 1;
 
@@ -26,6 +29,10 @@ static void print_json(const struct seg_diags *d, const struct seg_config *cfg, 
 		fprintf(f, "%zu", seg_zone_count(cfg));
 		seg_json_key(f, &first, "conduits");
 		fprintf(f, "%zu", cfg->n_conduits);
+		seg_json_key(f, &first, "elements");
+		fprintf(f, "%zu", elements);
+		seg_json_key(f, &first, "max_elements");
+		fprintf(f, "%u", cfg->settings.max_elements);
 	}
 	seg_json_key(f, &first, "diagnostics");
 	fputc('[', f);
@@ -43,20 +50,36 @@ static void print_json(const struct seg_diags *d, const struct seg_config *cfg, 
 	fputs("]}\n", f);
 }
 
-static void print_summary(const struct seg_diags *d, const struct seg_config *cfg, FILE *f)
+static void print_summary(const struct seg_diags *d, const struct seg_config *cfg, size_t elements, FILE *f)
 {
 	size_t expired = 0;
 
 	for (size_t i = 0; cfg && i < cfg->n_conduits; i++)
 		expired += cfg->conduits[i].expired;
 	if (cfg)
-		fprintf(f, "%s: ok: %zu zones, %zu conduits (%zu expired, not installed), %zu warning%s\n",
-			d->file, seg_zone_count(cfg), cfg->n_conduits, expired, d->n_warnings,
-			d->n_warnings == 1 ? "" : "s");
+		fprintf(f, "%s: ok: %zu zones, %zu conduits (%zu expired, not installed), %zu set elements "
+			"(settings.max_elements %u), %zu warning%s\n", d->file, seg_zone_count(cfg), cfg->n_conduits,
+			expired, elements, cfg->settings.max_elements, d->n_warnings, d->n_warnings == 1 ? "" : "s");
 	else
 		fprintf(f, "%s: %zu error%s, %zu warning%s — nothing would be installed; the running rules "
 			"stay as they are\n", d->file, d->n_errors, d->n_errors == 1 ? "" : "s",
 			d->n_warnings, d->n_warnings == 1 ? "" : "s");
+}
+
+/* The set elements the ruleset would hold: compiled, as segd would. */
+static int compiled_elements(const struct seg_config *cfg, struct seg_diags *d, size_t *ret)
+{
+	struct seg_zonemap map = { 0 };
+	struct seg_plan *plan = NULL;
+	int r = seg_zonemap_build(cfg, &map);
+
+	if (r == 0)
+		r = seg_plan_build(cfg, &map, d, &plan);
+	if (r == 0)
+		*ret = plan->counts.elems;
+	seg_plan_free(plan);
+	seg_zonemap_free(&map);
+	return r;
 }
 
 int cmd_check(struct segctl *s, int argc, char **argv)
@@ -82,11 +105,16 @@ int cmd_check(struct segctl *s, int argc, char **argv)
 	int r = seg_config_load(path, seg_today(), &cfg, &d);
 	if (r == 0)
 		r = seg_links_judge(&cfg, links, &d);
+	size_t elements = 0;
+	if (r == 0 && (r = compiled_elements(cfg, &d, &elements)) == -EINVAL) {
+		seg_config_free(cfg);     /* over settings.max_elements: invalid, as the daemon says */
+		cfg = NULL;
+	}
 	if (s->json) {
-		print_json(&d, cfg, stdout);
+		print_json(&d, cfg, elements, stdout);
 	} else {
 		seg_diags_print(&d, stderr);
-		print_summary(&d, cfg, r == 0 ? stdout : stderr);
+		print_summary(&d, cfg, elements, r == 0 ? stdout : stderr);
 	}
 	seg_diags_free(&d);
 	seg_config_free(cfg);

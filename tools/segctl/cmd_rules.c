@@ -5,6 +5,7 @@
 #include "config.h"
 #include "json.h"
 #include "plan.h"
+#include "diag.h"
 #include "segctl.h"
 #include "zonemap.h"
 
@@ -52,10 +53,16 @@ int cmd_rules(struct segctl *s, int argc, char **argv)
 	rc = segctl_load(s, argc == 2 ? argv[1] : NULL, &cfg);
 	if (rc != SEGCTL_OK)
 		return rc;
+	struct seg_diags d;
+	seg_diags_init(&d, cfg->file);
 	int r = seg_zonemap_build(cfg, &map);
 	if (r == 0)
-		r = seg_plan_compile(cfg, &map, &plan);
-	if (r < 0) {
+		r = seg_plan_build(cfg, &map, &d, &plan);
+	seg_diags_print(&d, stderr);
+	seg_diags_free(&d);
+	if (r == -EINVAL) {
+		rc = SEGCTL_NOT_OK;
+	} else if (r < 0) {
 		fprintf(stderr, "%s: cannot compile '%s': %s\n", s->prog, cfg->file, strerror(-r));
 		rc = SEGCTL_ERROR;
 	} else if (s->json) {
