@@ -792,3 +792,101 @@ def passed(p):
 def describe(p):
     svc = p['proto'] if p['proto'] == 'icmp' else '%s/%d' % (p['proto'], p['dport'])
     return '%s -> %s %s' % (p['src'], p['dst'], svc)
+
+
+# ---------------------------------------------------------------- probes judged on evidence
+
+TCP_INFO_TOTAL_RETRANS = 100   # offsetof(struct tcp_info, tcpi_total_retrans)
+
+
+def tcp_sent(sock):
+    """Packets a TCP socket that never got an answer sent: its SYN and the
+    SYN's retransmissions (tcp_info.tcpi_total_retrans)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return 1 + struct.unpack_from('=I', info, TCP_INFO_TOTAL_RETRANS)[0]
+
+
+class AccountedEngine(Engine):
+    """An Engine whose run ends on evidence instead of after a fixed time.
+
+    Each probe carries 'expect' (the decision function's verdict). A probe
+    expected to pass is judged by its own answer: the run waits for it. A
+    probe expected to be dropped is judged by the table's drop counters: the
+    run waits until they have risen, per counter key, by exactly the packets
+    those probes sent -- one datagram for UDP and ICMP, the SYN and its
+    retransmissions for TCP (from TCP_INFO, so a machine slow enough for a
+    retransmission after 1 s counts it on both sides instead of breaking an
+    exact count). Then every socket is closed (no more retransmissions) and
+    the counters must match the final packet counts once more. A ceiling only
+    bounds a failure (a probe that passed although denied, one dropped
+    although allowed): the caller's assertions then show it."""
+
+    def _finish(self, st):
+        if not st['done'] and st['proto'] == 'tcp':
+            try:
+                st['sent'] = tcp_sent(st['sock'])
+            except OSError:
+                st['sent'] = 1
+        super()._finish(st)
+
+    @staticmethod
+    def _sent(st):
+        if st['proto'] != 'tcp':
+            return 1
+        if st['done']:
+            return st.get('sent', 0)   # done in _start: connect() failed, no SYN
+        return tcp_sent(st['sock'])
+
+    def run_accounted(self, probes, key, counters, ceiling=60.0, poll=0.05):
+        """probes as for run(), each with 'expect'; key(p): the counter key
+        under which a dropped probe p is counted; counters(): {key: packets}
+        now. Adds 'arrived', 'replied', 'echoed', 'error' and 'sent' (packets
+        the probe sent) to each; returns True when the evidence was complete
+        before the ceiling."""
+        self.prepare(probes)
+        self.seen.clear()
+        self.drain_sniffers()
+        self.seen.clear()
+        base = counters()
+        states = []
+        for i, p in enumerate(probes):
+            st = self._start(i, p, b'segd-e2e-%d-%d' % (os.getpid(), i))
+            st['i'] = i
+            states.append(st)
+
+        def balanced():
+            want = {}
+            for p, st in zip(probes, states):
+                if not p['expect']:
+                    k = key(p)
+                    want[k] = want.get(k, 0) + self._sent(st)
+            now = counters()   # read after the packet counts: a late retransmission only delays
+            return all(now.get(k, 0) - base.get(k, 0) == want.get(k, 0) for k in set(want) | set(now))
+
+        end = time.monotonic() + ceiling
+        settled = False
+        while time.monotonic() < end:
+            if all(st['done'] for p, st in zip(probes, states) if p['expect']):
+                if balanced():
+                    settled = True
+                    break
+            for k, mask in self.sel.select(max(0.0, min(poll, end - time.monotonic()))):
+                self._dispatch(k, mask, states)
+        for st in states:
+            self._finish(st)
+        if settled:   # the packet counts are final now: the counters must agree with them
+            settled = False
+            while time.monotonic() < end:
+                if balanced():
+                    settled = True
+                    break
+                time.sleep(poll)
+        self.drain_sniffers()
+        for p, st in zip(probes, states):
+            ns = self.lab.dst_ns(p['dst'])
+            k = (p['proto'], _norm(p['src']), _norm(p['dst']), st['sport'],
+                 p.get('dport') or 0)
+            p['arrived'] = (k in self.seen) if ns and ns != self.lab.gw_ns else None
+            p['replied'], p['echoed'], p['error'] = st['replied'], st['echoed'], st['error']
+            p['sent'] = self._sent(st)
+        return settled
