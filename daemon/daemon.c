@@ -543,6 +543,9 @@ static void status_kv(struct segd *d, struct seg_kvlist *r)
 	seg_kv_addf(r, "started", "%lld", (long long)d->started);
 	seg_kv_addf(r, "generation_applied", "%u", d->gen->stats.gen_after);
 	seg_kv_addf(r, "generation_kernel", "%u", gen);
+	/* the tamper monitor has judged every commit up to this one: a test (or
+	 * an operator) can tell that a change of theirs has been looked at */
+	seg_kv_addf(r, "generation_judged", "%u", seg_nftmon_generation(d->mon));
 	/* "rules in sync": the live table compared element by element with the
 	 * running plan (about 10 ms at 10,000 elements, 0.5 s at 100,000) */
 	struct seg_nft_diff diff;

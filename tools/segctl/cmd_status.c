@@ -59,8 +59,9 @@ static void print_status(const struct seg_kvlist *r)
 	       "segd (flags owner, persist): no other process can change the table" :
 	       "none: changes by other processes are detected and undone");
 	print_time("applied", get(r, "applied"));
-	printf("%-22s applied %s, kernel now %s%s\n", "ruleset generation", get(r, "generation_applied"),
-	       get(r, "generation_kernel"), in_sync ? "" : " (other tables changed since, or ours was restored)");
+	printf("%-22s applied %s, kernel now %s%s; the tamper monitor has judged up to %s\n", "ruleset generation",
+	       get(r, "generation_applied"), get(r, "generation_kernel"),
+	       in_sync ? "" : " (other tables changed since, or ours was restored)", get(r, "generation_judged"));
 	const char *sync = get(r, "in_sync"), *line;
 	size_t i = 0;
 	printf("%-22s %s\n", "rules in sync", strcmp(sync, "yes") == 0 ? "yes: the live table is the approved one" :
