@@ -363,10 +363,8 @@ START_TEST(test_random_overlaps)
 	struct seg_diags d;
 	struct seg_zonemap map = { 0 };
 	struct seg_plan *p = NULL;
-	ck_assert_int_eq(seg_config_load_string(text, "random.conf", 20600, &cfg, &d), 0);
-	seg_diags_init(&d, "random.conf");
-	seg_config_validate(cfg, 20600, &d);
-	ck_assert_msg(d.n_errors == 0, "%s", d.n ? d.v[0].msg : "");
+	int r = seg_config_load_string(text, "random.conf", 20600, &cfg, &d);   /* loads and validates */
+	ck_assert_msg(r == 0 && d.n_errors == 0, "%s", d.n ? d.v[0].msg : "");
 	seg_diags_free(&d);
 	ck_assert_int_eq(seg_zonemap_build(cfg, &map), 0);
 	ck_assert_int_eq(seg_plan_compile(cfg, &map, &p), 0);

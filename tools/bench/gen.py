@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """gen.py - seeded generator of benchmark configurations (tools/bench.sh).
 
-  gen.py --entries N --seed S --dir DIR --name NAME [--ranges] [--group G]
-         [--table T] [--window W]
+  gen.py --entries N --seed S --dir DIR --name NAME [--ranges | --shape SHAPE]
+         [--group G] [--table T] [--window W]
 
 writes
   DIR/NAME.conf        a valid segd configuration with about N conduit entries
@@ -22,6 +22,16 @@ use x.x.255.x, so no other entry touches the lab hosts and every other port
 between them is forbidden. With --ranges, half of the conduits use port
 ranges or source prefixes (interval sets in segd's ruleset), the probe one
 included (a /28 source and port ranges).
+
+--shape puts every entry into the probe's own pair (lg1 -> lg2), so that the
+forwarding benchmark's flow is looked up in the large sets of that shape:
+  zone       sources left to the whole zone, 1-3 exact destinations, 2 services
+             (a cloud allowlist: the probe too has no sources)
+  prefix     one exact source, 1-3 destination prefixes (/24-/28, IPv6
+             /112-/120), 1-4 exact services (probe: destination 10.12.255.0/28)
+  portrange  exact hosts, 1-4 port ranges of 2-64 ports (probe: udp/9000-9010,
+             tcp/5200-5210)
+IPv4 and IPv6 mixed (a third IPv6) in every shape.
 """
 import argparse
 import ipaddress
@@ -128,6 +138,52 @@ def conduit(rng, idx, ranges):
     return dict(name='c%d' % idx, kind=kind, frm=frm, to=to, srcs=srcs, dsts=dsts, svcs=svcs, v6=v6)
 
 
+def shaped_conduit(rng, idx, shape):
+    v6 = rng.random() < 1 / 3
+    nd = rng.randint(1, 3)
+    if shape == 'zone':
+        srcs = []
+        dsts = distinct(lambda: host(rng, 'lg2', v6), nd, overlaps_addr)
+        svcs = distinct(lambda: service(rng, False), 2, overlaps_svc)
+    elif shape == 'prefix':
+        srcs = [host(rng, 'lg1', v6)]
+
+        def pfx():
+            octet, a = ZONE['lg2'][3], rng.randrange(32, 255)
+            if v6:
+                n = rng.choice((112, 116, 120))
+                return str(ipaddress.ip_network('fd00:%x::%x:%x00/%d' % (octet, a, rng.randrange(0, 256), n),
+                                                strict=False))
+            n = rng.choice((24, 26, 28))
+            return str(ipaddress.ip_network('10.%d.%d.%d/%d' % (octet, a, rng.randrange(0, 256), n), strict=False))
+        dsts = distinct(pfx, nd, overlaps_addr)
+        svcs = distinct(lambda: service(rng, False), rng.randint(1, 4), overlaps_svc)
+    else:   # portrange
+        srcs = [host(rng, 'lg1', v6)]
+        dsts = distinct(lambda: host(rng, 'lg2', v6), nd, overlaps_addr)
+
+        def rsvc():
+            while True:
+                lo = rng.randrange(1024, 59000)
+                hi = lo + rng.randrange(1, 64)
+                if not any(lo <= q <= hi for q in AVOID_PORTS | {5200, 5210, 9000, 9010}):
+                    return '%s/%d-%d' % (rng.choice(('tcp', 'udp')), lo, hi)
+        svcs = distinct(rsvc, rng.randint(1, 4), overlaps_svc)
+    return dict(name='c%d' % idx, kind='specific', frm='lg1', to='lg2', srcs=srcs, dsts=dsts, svcs=svcs, v6=v6)
+
+
+def shaped_probe(shape):
+    p = dict(name='probe', kind='specific', frm='lg1', to='lg2', srcs=['10.11.255.1'],
+             dsts=['10.12.255.1'], svcs=['udp/9000', 'tcp/5201'], v6=False)
+    if shape == 'zone':
+        p['srcs'] = []
+    elif shape == 'prefix':
+        p['dsts'] = ['10.12.255.0/28']
+    elif shape == 'portrange':
+        p['svcs'] = ['udp/9000-9010', 'tcp/5200-5210']
+    return p
+
+
 def probe_conduit(ranges):
     if ranges:
         return dict(name='probe', kind='specific', frm='lg1', to='lg2', srcs=['10.11.255.0/28'],
@@ -137,16 +193,16 @@ def probe_conduit(ranges):
 
 
 def entries_of(c):
-    return len(c['srcs']) * len(c['dsts']) * len(c['svcs'])
+    return max(len(c['srcs']), 1) * len(c['dsts']) * len(c['svcs'])
 
 
-def make_conduits(n, seed, ranges):
+def make_conduits(n, seed, ranges, shape=None):
     rng = random.Random(seed)
     out, total = [], 0
-    probe = probe_conduit(ranges)
+    probe = shaped_probe(shape) if shape else probe_conduit(ranges)
     target = max(n - entries_of(probe), 0)
     while total < target:
-        c = conduit(rng, len(out), ranges)
+        c = shaped_conduit(rng, len(out), shape) if shape else conduit(rng, len(out), ranges)
         while entries_of(c) > target - total:      # trim the last one to land on n
             for key in ('svcs', 'dsts', 'srcs'):
                 if len(c[key]) > 1:
@@ -177,18 +233,20 @@ def write_config(path, a, conduits):
         f.write(',\n'.join(zl) + '\n);\nconduits = (\n')
         cl = []
         for c in conduits:
-            cl.append('  { name = "%s"; kind = "%s"; from = "%s"; to = "%s"; sources = [ %s ]; '
+            srcs = ' sources = [ %s ];' % q(c['srcs']) if c['srcs'] else ''
+            cl.append('  { name = "%s"; kind = "%s"; from = "%s"; to = "%s";%s '
                       'destinations = [ %s ]; services = [ %s ]; approval = "BENCH-%s"; expires = "%s"; }'
-                      % (c['name'], c['kind'], c['frm'], c['to'], q(c['srcs']), q(c['dsts']), q(c['svcs']),
+                      % (c['name'], c['kind'], c['frm'], c['to'], srcs, q(c['dsts']), q(c['svcs']),
                          c['name'], EXPIRES))
         f.write(',\n'.join(cl) + '\n);\n')
 
 
 def linear_rule(c, s, d, svc):
-    fam = 'ip6' if ':' in s else 'ip'
+    fam = 'ip6' if ':' in d else 'ip'
     proto, ports = svc.split('/')
-    return ('\t\tiifname "%s" oifname "%s" %s saddr %s %s daddr %s %s dport %s accept\n'
-            % (ZONE[c['frm']][2], ZONE[c['to']][2], fam, s, fam, d, proto, ports))
+    src = ' %s saddr %s' % (fam, s) if s else ''
+    return ('\t\tiifname "%s" oifname "%s"%s %s daddr %s %s dport %s accept\n'
+            % (ZONE[c['frm']][2], ZONE[c['to']][2], src, fam, d, proto, ports))
 
 
 def write_linear(path, a, conduits):
@@ -197,7 +255,7 @@ def write_linear(path, a, conduits):
         f.write('table inet %s {\n\tchain forward {\n\t\ttype filter hook forward priority filter; '
                 'policy drop;\n\t\tct state established,related accept\n' % a.linear_table)
         for c in conduits:
-            for s in c['srcs']:
+            for s in c['srcs'] or [None]:
                 for d in c['dsts']:
                     for svc in c['svcs']:
                         f.write(linear_rule(c, s, d, svc))
@@ -211,19 +269,20 @@ def main():
     p.add_argument('--dir', required=True)
     p.add_argument('--name', required=True)
     p.add_argument('--ranges', action='store_true')
+    p.add_argument('--shape', choices=('zone', 'prefix', 'portrange'))
     p.add_argument('--group', type=int, default=9)
     p.add_argument('--table', default='segd_bench')
     p.add_argument('--linear-table', default='bench_linear')
     p.add_argument('--window', type=int, default=60)
     a = p.parse_args()
     a.dir = os.path.abspath(a.dir)
-    conduits, total = make_conduits(a.entries, a.seed, a.ranges)
+    conduits, total = make_conduits(a.entries, a.seed, a.ranges, a.shape)
     write_config(os.path.join(a.dir, a.name + '.conf'), a, conduits)
     write_linear(os.path.join(a.dir, a.name + '.linear.nft'), a, conduits)
     with open(os.path.join(a.dir, a.name + '.env'), 'w') as f:
         f.write('ENTRIES=%d\nCONDUITS=%d\nPROBE_SRC=10.11.255.1\nPROBE_DST=10.12.255.1\n'
                 'PROBE_UDP=9000\nPROBE_TCP=%d\nPROBE_RANGED=%d\n'
-                % (total, len(conduits), 5201, 1 if a.ranges else 0))
+                % (total, len(conduits), 5201, 1 if a.ranges or a.shape in ('prefix', 'portrange') else 0))
 
 
 if __name__ == '__main__':
