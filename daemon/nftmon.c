@@ -213,10 +213,11 @@ static void end_transaction(struct seg_nftmon *m, const struct attrs *at, uint32
 	uint32_t who = pid && mnl_attr_validate(pid, MNL_TYPE_U32) == 0 ? ntohl(mnl_attr_get_u32(pid)) : 0;
 	char by[96];
 
-	if (id && mnl_attr_validate(id, MNL_TYPE_U32) == 0)
+	if (id && mnl_attr_validate(id, MNL_TYPE_U32) == 0) {
 		m->gen = ntohl(mnl_attr_get_u32(id));
-	if (m->n_changes && m->res != (uint16_t)m->gen)
-		forget(m);   /* events of an earlier commit whose NEWGEN was lost (stale_events) */
+		if (m->n_changes && m->res != (uint16_t)m->gen)
+			forget(m);   /* events of an earlier commit whose NEWGEN was lost (stale_events) */
+	}
 	if (overflowed(m)) {
 		lost(m);
 		return;
