@@ -124,11 +124,14 @@ static void touch(struct seg_nftmon *m, const struct change *c, const char *obj)
 }
 
 /* Events were lost (the socket overflowed): nobody can tell who changed
- * what, so the connection forgets what it remembers and segd looks. */
+ * what, so the connection forgets which sets are clean and segd looks. */
 static void lost(struct seg_nftmon *m)
 {
 	forget(m);
-	seg_nft_conn_changed(m->conn, NULL);
+	/* unless nobody has committed since the connection's own commit: then
+	 * the lost events were its own, or older than what it committed */
+	if (!seg_nft_conn_still_ours(m->conn, NULL))
+		seg_nft_conn_changed(m->conn, NULL);
 	m->fn("nftables events were lost (socket overflow)", "unknown", 1, m->ctx);
 }
 

@@ -795,6 +795,17 @@ void seg_nft_conn_changed(struct seg_nft_conn *c, const char *set)
 		c->n_dirty++;
 }
 
+bool seg_nft_conn_still_ours(const struct seg_nft_conn *c, uint32_t *ret_gen)
+{
+	uint32_t gen = 0;
+
+	if (!c || !c->mem_valid || seg_nft_generation(&gen) < 0)
+		return false;
+	if (ret_gen)
+		*ret_gen = gen;
+	return gen == c->mem_gen;
+}
+
 void seg_nft_conn_seen(struct seg_nft_conn *c, uint32_t gen)
 {
 	if (c)

@@ -112,6 +112,11 @@ int seg_nft_conn_apply(struct seg_nft_conn *c, const struct seg_plan *plan, cons
 #define SEG_NFT_DIRTY_MAX 64
 void seg_nft_conn_changed(struct seg_nft_conn *c, const char *set);
 void seg_nft_conn_seen(struct seg_nft_conn *c, uint32_t gen);
+/* Whether the ruleset's generation is still the one the connection's last
+ * commit made: then no process has committed anything since, and whatever
+ * events were lost were its own or older than its read of the table (which
+ * the commit answered). ret_gen (may be NULL): the generation now. */
+bool seg_nft_conn_still_ours(const struct seg_nft_conn *c, uint32_t *ret_gen);
 
 /* The kernel's ruleset generation (NFT_MSG_GETGEN). */
 int seg_nft_generation(uint32_t *ret_gen);
