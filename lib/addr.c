@@ -383,9 +383,16 @@ int seg_date_parse(const char *s, int64_t *ret_day, const char **why)
 /* No override from the environment: a variable that moved the date would
  * re-install expired conduits without a word. Tests fake the clock itself
  * (libfaketime). */
+int64_t seg_day_of(int64_t t)
+{
+	int64_t local = t + SEG_APPROVAL_UTC_OFFSET;
+
+	return local >= 0 ? local / 86400 : (local - 86399) / 86400;
+}
+
 int64_t seg_today(void)
 {
-	return (int64_t)(time(NULL) / 86400);
+	return seg_day_of((int64_t)time(NULL));
 }
 
 /* ---- names ---- */

@@ -47,7 +47,14 @@ int seg_proto_ipproto(enum seg_proto p);
 
 /* "2027-03-31" -> days since 1970-01-01; rejects 2027-02-30. */
 int seg_date_parse(const char *s, int64_t *ret_day, const char **why);
-/* Today's day number in UTC. */
+/* Approvals are dated in Japan Standard Time, UTC+9 without daylight
+ * saving: "expires = 2027-03-31" ends at midnight JST, not at 09:00 JST the
+ * day after (as a UTC day would). A fixed offset, not TZ or /etc/localtime,
+ * so that no environment moves an expiry. */
+#define SEG_APPROVAL_UTC_OFFSET (9 * 3600)
+/* The day number (days since 1970-01-01) of JST that Unix time t falls in. */
+int64_t seg_day_of(int64_t t);
+/* Today's day number, in JST. */
 int64_t seg_today(void);
 
 /* Free text of the configuration (approval, comment): UTF-8 without

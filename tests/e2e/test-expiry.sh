@@ -29,7 +29,7 @@ set_clock() { echo "@$1" >"$CLOCK"; }
 set_clock "2027-03-01 12:00:00"
 cat >"$RUN_DIR/segd-faketime" <<SH
 #!/bin/sh
-export LD_PRELOAD=$FAKELIB FAKETIME_TIMESTAMP_FILE=$CLOCK FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1
+export TZ=UTC LD_PRELOAD=$FAKELIB FAKETIME_TIMESTAMP_FILE=$CLOCK FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1
 exec $SEGD "\$@"
 SH
 chmod +x "$RUN_DIR/segd-faketime"
@@ -73,8 +73,11 @@ set_clock "2027-03-24 12:00:00"
 check "journal: conduit-expiring for mail-sanitizer, 7 days" wait_event conduit-expiring "mail-sanitizer.*in 7 days"
 check "mail still passes" connects "$NS_IN" "$MAIL" 25
 
-heading "2027-04-01: the date has passed"
-set_clock "2027-04-01 00:00:05"
+# The approvals are dated in JST (UTC+9): 2027-03-31 ends at 15:00 UTC that
+# day, and five seconds later the conduits have expired. Counted in UTC days
+# they stayed open until 09:00 JST on April 1: the waits below then fail.
+heading "2027-04-01 00:00:05 JST (2027-03-31 15:00:05 UTC): the date has passed"
+set_clock "2027-03-31 15:00:05"
 check "journal: conduit-expired for mail-sanitizer" wait_event conduit-expired "mail-sanitizer"
 check "journal: conduit-expired for intermediate-server (same date)" wait_event conduit-expired "intermediate-server"
 expired_conduits() { journal_read SEGD_EVENT=conduit-expired | jq -r .SEGD_CONDUIT; }

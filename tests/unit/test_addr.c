@@ -376,10 +376,21 @@ START_TEST(test_today)
 	 * date of the production binaries (issue 12); the negative control is
 	 * a date far from the clock */
 	setenv("SEGD_TODAY", "2001-01-01", 1);
-	int64_t now = (int64_t)(time(NULL) / 86400);
+	setenv("TZ", "UTC", 1);    /* nor the time zone: JST is fixed */
+	int64_t now = (int64_t)((time(NULL) + 9 * 3600) / 86400);
 	int64_t t = seg_today();
 	ck_assert_msg(t == now || t == now + 1, "seg_today() = %lld, clock says %lld", (long long)t, (long long)now);
 	ck_assert_int_ne(t, 11323);   /* 2001-01-01 */
+	unsetenv("TZ");
+	/* an approval of 2027-03-31 ends at midnight JST = 15:00 UTC that day */
+	int64_t d31, d01;
+	ck_assert_int_eq(seg_date_parse("2027-03-31", &d31, NULL), 0);
+	ck_assert_int_eq(seg_date_parse("2027-04-01", &d01, NULL), 0);
+	int64_t t1500 = d31 * 86400 + 15 * 3600;   /* 2027-03-31T15:00:00Z */
+	ck_assert_int_eq(seg_day_of(t1500 - 1), d31);
+	ck_assert_int_eq(seg_day_of(t1500), d01);
+	ck_assert_int_eq(seg_day_of(d31 * 86400), d31);        /* 09:00 JST */
+	ck_assert_int_eq(seg_day_of(-1), 0);    /* 1969-12-31T23:59:59Z is 08:59:59 JST on 1970-01-01 */
 	if (saved)
 		setenv("SEGD_TODAY", saved, 1);
 	else
