@@ -163,8 +163,13 @@ int segd_admin_load(struct segd_admin *a, const char *path, FILE *log, struct se
 		r = seg_zonemap_build(c.gen->cfg, &c.gen->map);
 	if (r == 0)
 		mark_isolated(a, c.gen->cfg);
-	if (r == 0)
-		r = seg_plan_compile(c.gen->cfg, &c.gen->map, &c.gen->plan);
+	if (r == 0) {      /* a ruleset over settings.max_elements is a file:line error */
+		struct seg_diags d;
+		seg_diags_init(&d, path);
+		r = seg_plan_build(c.gen->cfg, &c.gen->map, &d, &c.gen->plan);
+		seg_diags_print(&d, log);
+		seg_diags_free(&d);
+	}
 	if (r < 0) {
 		if (r == -ENOENT && rev)
 			fprintf(log, "%s: error: the revision's content is missing\n", path);
