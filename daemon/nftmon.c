@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
+#include <linux/netlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <stdbool.h>
@@ -320,6 +321,23 @@ int seg_nftmon_dispatch(struct seg_nftmon *m)
 		mnl_cb_run(m->buf, (size_t)n, 0, 0, on_event, m);
 	}
 	return 0;
+}
+
+int seg_nftmon_listen(struct seg_nftmon *m, bool on)
+{
+	unsigned grp = NFNLGRP_NFTABLES;
+	int fd = mnl_socket_get_fd(m->nl);
+
+	if (setsockopt(fd, SOL_NETLINK, on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, &grp,
+		       sizeof(grp)) < 0)
+		return -errno;
+	return 0;
+}
+
+void seg_nftmon_accounted(struct seg_nftmon *m, uint32_t gen)
+{
+	m->gen = gen;
+	seg_nft_conn_seen(m->conn, gen);
 }
 
 void seg_nftmon_own(struct seg_nftmon *m, struct seg_nft_conn *conn)

@@ -11,6 +11,7 @@
 #ifndef SEGD_NFTMON_H
 #define SEGD_NFTMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,13 @@ int seg_nftmon_dispatch(struct seg_nftmon *m);
  * those (seg_nft_conn_changed). */
 struct seg_nft_conn;
 void seg_nftmon_own(struct seg_nftmon *m, struct seg_nft_conn *conn);
+/* Leaves (on false) or joins again (on true) the event group: segd stops
+ * listening during its own commits, for which the kernel would otherwise
+ * build one event per element (daemon.c, apply_unheard). 0 or -errno. */
+int seg_nftmon_listen(struct seg_nftmon *m, bool on);
+/* Every commit up to gen is accounted for without its events (segd's own,
+ * made while not listening, and nothing else since): judged. */
+void seg_nftmon_accounted(struct seg_nftmon *m, uint32_t gen);
 /* The last generation id the kernel announced (0 before any). */
 uint32_t seg_nftmon_generation(const struct seg_nftmon *m);
 

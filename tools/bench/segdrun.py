@@ -90,13 +90,16 @@ class Segd:
                         continue
                     self.buf += chunk
                     *lines, self.buf = self.buf.split(b'\n')
-                    for line in lines:
+                    found = None
+                    for line in lines:      # every line is kept, also after the match
                         s = line.decode(errors='replace')
                         self.log.append(s)
                         m = APPLY.search(s)
-                        if want == 'APPLY' and m:
+                        if want == 'APPLY' and m and found is None:
                             self.commit_ms = float(m.group(2) or 0)
-                            return t, float(m.group(1))
+                            found = (t, float(m.group(1)))
+                    if found:
+                        return found
             if self.p.poll() is not None and want == 'READY':
                 break
         sys.exit('segdrun: segd did not reach %s; its log:\n  %s' % (want, '\n  '.join(self.log[-10:])))

@@ -18,6 +18,12 @@
  *       it and SIGKILLs the process as soon as it has read the first answer
  *       (the kernel has committed the new ruleset inside sendmsg; segd never
  *       reports it). Logged on stderr ("nlfault: ...") before the kill.
+ *   SEGD_FAULT_AFTER=FILE  (test-fault-unheard) when FILE exists at a
+ *       transaction, its first line is read and FILE removed (one shot); once
+ *       the batch is sent (the kernel has committed it inside sendmsg), the
+ *       line runs as a shell command (another process's commit, e.g. an nft
+ *       command, exactly between segd's commit and its next step). Logged on
+ *       stderr ("nlfault: ran ...").
  *
  *   cc -shared -fPIC -o nlfault.so nlfault.c -ldl
  */
@@ -61,6 +67,25 @@ static void take_kill_order(char *word, size_t size)
 	word[strcspn(word, " \t\n")] = '\0';
 }
 
+/* SEGD_FAULT_AFTER's command, run once right after the batch was sent */
+static void run_after(size_t len)
+{
+	const char *path = getenv("SEGD_FAULT_AFTER");
+	char cmd[1024];
+	FILE *f = path ? fopen(path, "r") : NULL;
+
+	if (!f)
+		return;
+	if (!fgets(cmd, sizeof(cmd), f))
+		cmd[0] = '\0';
+	fclose(f);
+	unlink(path);
+	cmd[strcspn(cmd, "\n")] = '\0';
+	unsetenv("LD_PRELOAD");
+	int rc = system(cmd);
+	fprintf(stderr, "nlfault: ran '%s' after a %zu-byte transaction: exit %d\n", cmd, len, rc);
+}
+
 static void die_now(const char *when, size_t len)
 {
 	fprintf(stderr, "nlfault: SIGKILL %s a %zu-byte transaction\n", when, len);
@@ -83,6 +108,8 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 	if (!strcmp(order, "before"))
 		die_now("before sending", len);
 	ssize_t r = real(fd, buf, len, flags, sa, sl);
+	if (r >= 0 && transaction)
+		run_after(len);
 	if (r >= 0 && transaction && (!strcmp(order, "after") || getenv("SEGD_FAULT_ENOBUFS"))) {
 		armed_fd = fd;
 		armed_for = !strcmp(order, "after") ? FOR_KILL : FOR_ENOBUFS;
