@@ -190,7 +190,9 @@ static int apply_unheard(struct segd *d, struct segd_gen *g, FILE *log)
 		seg_nftmon_accounted(d->mon, g1);
 		return r;
 	}
-	seg_writer_log(d->w, 4, NULL, NULL, "another process committed to nftables while segd applied "
+	/* the generation counts every table's commits: this one, or another
+	 * program's own table (the comparison says which) */
+	seg_writer_log(d->w, 5, NULL, NULL, "another process committed to nftables while segd applied "
 		       "(generation %u -> %u, segd's own commits: %u): comparing table inet %s with the approved "
 		       "ruleset", g0, g1, ours, g->plan->table);
 	d->unheard = true;
