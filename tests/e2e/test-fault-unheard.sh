@@ -23,16 +23,7 @@ ENTRIES=${E2E_ENTRIES:-2000}
 lab_trap
 RUN_DIR=$(mktemp -d /tmp/segd-e2e.XXXXXX)
 AFTER=$RUN_DIR/after-command
-cc -shared -fPIC -o "$RUN_DIR/nlfault.so" "$TOOLS/nlfault.c" -ldl || { fail "nlfault.c builds"; summary; exit 1; }
-LAB_GW=${LAB_PREFIX}gw
-ip netns add "$LAB_GW" || { fail "ip netns add $LAB_GW"; summary; exit 1; }
-for s in 1 2; do
-	"$PY" "$TOP/tools/bench/gen.py" --entries "$ENTRIES" --seed "$s" --dir "$RUN_DIR" --name "g$s" >/dev/null &&
-		"$PY" "$TOOLS/lab.py" localize "$RUN_DIR/g$s.conf" "$RUN_DIR/c$s.conf" "$RUN_DIR" ||
-		{ fail "configuration $s generated"; summary; exit 1; }
-done
-LAB_TABLE=$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import libconf
-print(libconf.loads(open(sys.argv[2], encoding="utf-8").read())["settings"]["table"])' "$TOOLS" "$RUN_DIR/c1.conf")
+fault_gateway "$ENTRIES"
 SEGD_CONF=$RUN_DIR/segd.conf
 cp "$RUN_DIR/c1.conf" "$SEGD_CONF"
 SEGD_TABLE_OWNER=no SEGD_FAULT_AFTER=$AFTER SEGD_FAULT_MIN=4096 LD_PRELOAD="$RUN_DIR/nlfault.so" \

@@ -99,3 +99,22 @@ gens_caught_up() {
 
 # kernel's listing with handles: byte-identical means nothing was re-applied
 table_handles() { ip netns exec "$LAB_GW" nft -a list table inet "$LAB_TABLE" 2>/dev/null; }
+
+# fault_gateway ENTRIES: the set-up of the transaction fault suites (no
+# hosts, no traffic): RUN_DIR/nlfault.so built, the gateway namespace
+# LAB_GW, two generated configurations of ENTRIES entries (seeds 1 and 2)
+# localized into RUN_DIR as c1.conf and c2.conf, LAB_TABLE their table.
+# Exits the suite (with its summary) when any of it fails.
+fault_gateway() {
+	local s
+	cc -shared -fPIC -o "$RUN_DIR/nlfault.so" "$TOOLS/nlfault.c" -ldl || { fail "nlfault.c builds"; summary; exit 1; }
+	LAB_GW=${LAB_PREFIX}gw
+	ip netns add "$LAB_GW" || { fail "ip netns add $LAB_GW"; summary; exit 1; }
+	for s in 1 2; do
+		"$PY" "$TOP/tools/bench/gen.py" --entries "$1" --seed "$s" --dir "$RUN_DIR" --name "g$s" >/dev/null &&
+			"$PY" "$TOOLS/lab.py" localize "$RUN_DIR/g$s.conf" "$RUN_DIR/c$s.conf" "$RUN_DIR" ||
+			{ fail "configuration $s generated"; summary; exit 1; }
+	done
+	LAB_TABLE=$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import libconf
+print(libconf.loads(open(sys.argv[2], encoding="utf-8").read())["settings"]["table"])' "$TOOLS" "$RUN_DIR/c1.conf")
+}
